@@ -1,27 +1,30 @@
 /**
  * The one shape every kernel has (after hash-wasm's init/update/digest): `init` starts a stream,
  * `update` feeds input, `final` ends it and returns the result. Kernels that produce bytes
- * (decompressors, compressors, chunkers) hand them to the sink given at creation as views into
- * wasm memory, valid only until the next call; copy what must outlive it.
+ * (decompressors, compressors) hand them to the sink given to `init`, as views into wasm memory
+ * valid only until the next call: copy what must outlive it.
  */
-export interface Kernel<Result> {
-  init(): this;
+export interface Kernel<Result, InitArgs extends unknown[] = []> {
+  init(...args: InitArgs): this;
   update(input: Uint8Array): this;
   final(): Result;
 }
 
-/** Receives output produced during update/final. */
+/** Receives output produced during update/final. The view is only valid during the call. */
 export type Sink = (bytes: Uint8Array) => void;
 
-/** A hash function: BLAKE3 or SHA-256. `digestMany` hashes many inputs in one wasm crossing. */
+/** A byte-to-byte kernel: decompressors and compressors. */
+export type ByteTransform = Kernel<void, [sink: Sink]>;
+
+/** A hash function: BLAKE3 or SHA-256. */
 export interface Hasher extends Kernel<Uint8Array> {
   readonly algorithm: "blake3" | "sha256";
   readonly digestSize: number;
-  /** One-shot digest of `data`. */
+  /** One-shot digest of `data` (does not disturb a stream in progress). */
   digest(data: Uint8Array): Uint8Array;
   /**
-   * Digests of consecutive pieces of `data` with the given sizes, written into one buffer of
-   * sizes.length × digestSize bytes.
+   * Digests of consecutive pieces of `data` with the given sizes (which must sum to at most
+   * data.length), in one wasm crossing per window: sizes.length × digestSize bytes.
    */
   digestMany(data: Uint8Array, sizes: ArrayLike<number>): Uint8Array;
 }

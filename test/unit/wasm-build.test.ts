@@ -10,7 +10,7 @@ const out = mkdtempSync(join(tmpdir(), "strata-wasm-"));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
 test("committed wasm/ equals a fresh reproducible build of assembly/", () => {
-  execFileSync(process.execPath, [join(root, "scripts/build-wasm.mjs"), out], { stdio: "pipe" });
+  execFileSync(process.execPath, [join(root, "scripts/build-wasm.mjs"), "--out", out], { stdio: "pipe" });
   const fresh = readdirSync(out).sort();
   const committed = readdirSync(join(root, "wasm")).sort();
   expect(committed).toEqual(fresh);
