@@ -28,3 +28,15 @@ export interface Hasher extends Kernel<Uint8Array> {
    */
   digestMany(data: Uint8Array, sizes: ArrayLike<number>): Uint8Array;
 }
+
+/** Compresses and decompresses single Nydus chunks: one compressed unit per chunk, no framing. */
+export interface ChunkCodec {
+  readonly name: "none" | "lz4_block" | "zstd";
+  /**
+   * The compressed form of `chunk`, or undefined when compression does not shrink it (Nydus then
+   * stores the chunk raw and clears its COMPRESSED flag). A view valid until the next call.
+   */
+  compress(chunk: Uint8Array): Uint8Array | undefined;
+  /** Exactly `size` bytes decompressed from `data`, or CORRUPT_DATA. A view valid until the next call. */
+  decompress(data: Uint8Array, size: number): Uint8Array;
+}
