@@ -245,8 +245,8 @@ export async function* readTar(input: TarInput, options: TarReadOptions = {}): A
 
       const entry = header(block, type, size, pending, globals, pending?.start ?? headerOffset, cursor.position);
       pending = undefined;
-      // Old tars mark directories only by a trailing slash on a regular-file entry.
-      if (type === "file" && typeflag !== "7" && entry.path.endsWith("/")) type = entry.type = "dir";
+      // Pre-POSIX tars mark directories only by a trailing slash on an old-style ("\0") file entry.
+      if (typeflag === "\0" && entry.path.endsWith("/")) type = entry.type = "dir";
       // Like Go's archive/tar, only regular files have bodies; other types' size fields are ignored.
       const bodySize = type === "file" ? entry.size : 0;
       if (type !== "file") entry.size = 0;

@@ -143,6 +143,12 @@ describe("hostile tar input", () => {
     expect(await drain(sample.subarray(0, sample.length - 512))).toBe(3);
   });
 
+  test("a pre-POSIX file entry ('\\0') named with a trailing slash is a directory", async () => {
+    const types = [];
+    for await (const e of readTar(concat([header("old/", (b) => (b[156] = 0)), header("old/f", (b) => (b[156] = 0)), tarEnd()]))) types.push(e.type);
+    expect(types).toEqual(["dir", "file"]);
+  });
+
   test("any single-byte corruption or cut gives entries or a StrataError", async () => {
     await fc.assert(
       fc.asyncProperty(fc.nat(sample.length - 1), fc.integer({ min: 0, max: 255 }), fc.nat(sample.length), async (at, value, cut) => {
