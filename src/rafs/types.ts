@@ -52,6 +52,10 @@ export interface RafsInode extends Inode {
   entries?: Map<string, RafsInode>;
   /** The inode number in the bootstrap. */
   ino?: number;
+  /** RAFS v6: the EROFS nid the inode was read from. */
+  nid?: number;
+  /** RAFS v5: the stored inode digest (see checkV5Digests). */
+  digest?: Uint8Array;
 }
 
 /** A bootstrap, decoded: the tree plus the image-wide settings and tables. */

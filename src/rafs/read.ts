@@ -1,0 +1,143 @@
+/**
+ * Reads file content out of a RAFS image: each chunk is fetched from its blob, decompressed with
+ * the blob's codec and checked against its digest before any byte of it is returned.
+ */
+import { type ErrorCode, isStrataError, StrataError } from "../errors.js";
+import type { ChunkCodec, Hasher } from "../kernels/kernel.js";
+import { ChunkFlags, type CompressorName, type DigesterName } from "./layout.js";
+import type { NydusBlob } from "./blob-reader.js";
+import type { BlobInfo, ChunkInfo, RafsImage, RafsInode } from "./types.js";
+
+const CORRUPTION = new Set<ErrorCode>(["CORRUPT_DATA", "TRUNCATED", "CHECKSUM_MISMATCH", "TRAILING_DATA", "OUTPUT_LIMIT"]);
+
+/** The hashers and chunk codecs the reader needs, supplied by the caller (wasm kernels). */
+export interface RafsKernels {
+  hasher(digester: DigesterName): Hasher;
+  codec(compressor: CompressorName): ChunkCodec;
+}
+
+/** The opened blobs of an image, by blob id (or a function that opens them on demand). */
+export type BlobSet = ReadonlyMap<string, NydusBlob> | ((blob: BlobInfo) => NydusBlob | Promise<NydusBlob>);
+
+/** The inode at `path` ("/a/b"), without following symlinks; NOT_FOUND if absent. */
+export function lookup(image: RafsImage, path: string): RafsInode {
+  let node = image.root;
+  for (const name of path.split("/")) {
+    if (name === "") continue;
+    const next = node.entries?.get(name);
+    if (!next) throw new StrataError("NOT_FOUND", `no ${path} in the RAFS image`, { path });
+    node = next;
+  }
+  return node;
+}
+
+/** The whole content of the regular file at `path`, every chunk verified. */
+export async function readFile(image: RafsImage, path: string, blobs: BlobSet, kernels: RafsKernels): Promise<Uint8Array> {
+  const inode = regularFile(image, path);
+  const out = new Uint8Array(inode.size);
+  const chunks = inode.chunks ?? [];
+  for (let i = 0; i < chunks.length; i++) {
+    const chunk = chunks[i]!;
+    // Chunks may be missing (v5 holes): those ranges stay zero.
+    out.set(await readChunk(image, chunk, blobs, kernels, { path, chunk: i }), chunk.fileOffset);
+  }
+  return out;
+}
+
+/** The content of the regular file at `path` as a stream of verified chunks. */
+export function readFileStream(image: RafsImage, path: string, blobs: BlobSet, kernels: RafsKernels): ReadableStream<Uint8Array> {
+  const inode = regularFile(image, path);
+  const chunks = inode.chunks ?? [];
+  let next = 0;
+  let position = 0;
+  return new ReadableStream({
+    async pull(controller) {
+      const chunk = chunks[next];
+      if (!chunk) {
+        if (position < inode.size) controller.enqueue(new Uint8Array(inode.size - position));
+        controller.close();
+        return;
+      }
+      if (chunk.fileOffset > position) controller.enqueue(new Uint8Array(chunk.fileOffset - position));
+      const data = await readChunk(image, chunk, blobs, kernels, { path, chunk: next });
+      controller.enqueue(data);
+      position = chunk.fileOffset + data.length;
+      next++;
+    },
+  });
+}
+
+function regularFile(image: RafsImage, path: string): RafsInode {
+  const inode = lookup(image, path);
+  if (!inode.chunks) throw new StrataError("INVALID_ARGUMENT", `${path} is not a regular file`, { path });
+  let end = 0;
+  for (const [i, c] of inode.chunks.entries()) {
+    if (c.fileOffset < end || c.fileOffset + c.uncompressedSize > inode.size) {
+      throw new StrataError("BAD_BOOTSTRAP", `${path}: chunk ${i} at file offset ${c.fileOffset} overlaps or runs past the file`, { path, chunk: i });
+    }
+    end = c.fileOffset + c.uncompressedSize;
+  }
+  return inode;
+}
+
+/**
+ * One chunk, decompressed and verified: DIGEST_MISMATCH names the file, chunk, blob and offset.
+ * The result is a fresh array the caller owns.
+ */
+export async function readChunk(
+  image: RafsImage,
+  chunk: ChunkInfo,
+  blobs: BlobSet,
+  kernels: RafsKernels,
+  where: { path: string; chunk: number },
+): Promise<Uint8Array> {
+  const info = image.blobs[chunk.blobIndex];
+  if (!info) throw new StrataError("BAD_BOOTSTRAP", `${where.path}: chunk ${where.chunk} names blob ${chunk.blobIndex}, not in the blob table`, { ...where });
+  const details = { ...where, blobId: info.blobId, offset: chunk.compressedOffset };
+  if (chunk.flags & (ChunkFlags.ENCRYPTED | ChunkFlags.BATCH)) {
+    throw new StrataError("UNSUPPORTED", `${where.path}: chunk ${where.chunk} is encrypted or batched`, details);
+  }
+  const blob = typeof blobs === "function" ? await blobs(info) : blobs.get(info.blobId);
+  if (!blob) throw new StrataError("NOT_FOUND", `blob ${info.blobId} (needed by ${where.path}) was not supplied`, details);
+
+  const stored = await blob.readChunk(chunk);
+  let data: Uint8Array;
+  if (chunk.flags & ChunkFlags.COMPRESSED) {
+    // v5 blob entries inherit the image compressor; v6 entries name their own.
+    const compressor = info.compressor;
+    if (compressor === "gzip") throw new StrataError("UNSUPPORTED", `${where.path}: gzip chunks (blob ${info.blobId}) are not supported`, details);
+    try {
+      data = kernels.codec(compressor).decompress(stored, chunk.uncompressedSize).slice();
+    } catch (e) {
+      // Corrupt compressed bytes are content that does not match the chunk's digest.
+      if (isStrataError(e) && !CORRUPTION.has(e.code)) throw e;
+      throw new StrataError(
+        "DIGEST_MISMATCH",
+        `${where.path}: chunk ${where.chunk} of blob ${info.blobId} at offset ${chunk.compressedOffset} does not decompress: ${(e as Error).message}`,
+        details,
+        { cause: e },
+      );
+    }
+  } else {
+    if (stored.length !== chunk.uncompressedSize) {
+      throw new StrataError("BAD_BOOTSTRAP", `${where.path}: uncompressed chunk ${where.chunk} has ${stored.length} stored bytes for ${chunk.uncompressedSize}`, details);
+    }
+    data = stored.slice();
+  }
+
+  const digest = kernels.hasher(image.digester).digest(data);
+  if (!sameBytes(digest, chunk.digest)) {
+    throw new StrataError(
+      "DIGEST_MISMATCH",
+      `${where.path}: chunk ${where.chunk} of blob ${info.blobId} at offset ${chunk.compressedOffset} does not match its ${image.digester} digest`,
+      details,
+    );
+  }
+  return data;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
