@@ -39,7 +39,7 @@ export interface BlobOpenOptions {
   /** The bootstrap's entry for this blob: its id names errors, its sizes are cross-checked. */
   info?: BlobInfo;
   /** Decompresses ToC sections stored zstd or lz4_block. */
-  codec?: (compressor: CompressorName) => ChunkCodec;
+  codec?: (compressor: CompressorName) => Pick<ChunkCodec, "decompress">;
   /** When given, section digests from the ToC are verified as sections are read. */
   sha256?: Hasher;
 }
@@ -82,6 +82,7 @@ export async function openBlob(bytes: BlobBytes, options: BlobOpenOptions = {}):
   };
 
   const toc = await readToc(bytes.size, read, fail);
+  if (toc) await checkTocDigest(bytes.size, toc.length, read, options, id);
   const sections = new Map(toc?.map((e) => [e.name, e]));
 
   const section = async (name: string): Promise<Uint8Array | undefined> => {
@@ -132,6 +133,20 @@ export async function openBlob(bytes: BlobBytes, options: BlobOpenOptions = {}):
 }
 
 type Read = (offset: number, length: number) => Promise<Uint8Array>;
+
+/** The bootstrap records the ToC's size and the SHA-256 of the ToC with its tar header. */
+async function checkTocDigest(size: number, entries: number, read: Read, options: BlobOpenOptions, id: string): Promise<void> {
+  const meta = options.info?.meta;
+  if (!meta || meta.tocSize === 0) return;
+  const tocSize = entries * TOC_ENTRY_SIZE + TAR_HEADER_SIZE;
+  if (meta.tocSize !== tocSize) {
+    throw new StrataError("BAD_BLOB", `blob ${id}: ToC is ${tocSize} bytes, the bootstrap says ${meta.tocSize}`, { blobId: id, offset: size - tocSize });
+  }
+  if (!options.sha256 || !meta.tocDigest || meta.tocDigest.every((b) => b === 0)) return;
+  if (!equal(options.sha256.digest(await read(size - tocSize, tocSize)), meta.tocDigest)) {
+    throw new StrataError("DIGEST_MISMATCH", `blob ${id}: ToC does not match the digest in the bootstrap`, { blobId: id, offset: size - tocSize });
+  }
+}
 type Fail = (message: string, details?: Record<string, unknown>) => never;
 
 const ascii = new TextDecoder("latin1");

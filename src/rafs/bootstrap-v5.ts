@@ -164,7 +164,9 @@ class TreeBuilder {
     const targetBytes = b.slice(pos, symlinkSize);
     pos += align8(symlinkSize);
 
-    const shared = kind !== "dir" && inodeFlags & V5.INODE_HARDLINK ? this.hardlinks.get(ino) : undefined;
+    // Hardlinks are separate records sharing an inode number (the HARDLINK flag is not reliably set).
+    const shared = kind !== "dir" ? this.hardlinks.get(ino) : undefined;
+    if (shared) p.check(shared.mode === mode && shared.size === b.u64(offset + 64), `hardlink of inode ${ino} disagrees on mode or size`, where);
     const inode: RafsInode = shared ?? {
       mode,
       uid: b.u32(offset + 48),
@@ -179,7 +181,7 @@ class TreeBuilder {
     };
     if (!this.pathsByIno.has(ino)) this.pathsByIno.set(ino, path);
     if (shared) return shared;
-    if (kind !== "dir" && inodeFlags & V5.INODE_HARDLINK) this.hardlinks.set(ino, inode);
+    if (kind !== "dir") this.hardlinks.set(ino, inode);
 
     if (inodeFlags & V5.INODE_XATTR) {
       const size = this.readXattrs(inode, pos, path);

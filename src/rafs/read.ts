@@ -8,12 +8,15 @@ import { ChunkFlags, type CompressorName, type DigesterName } from "./layout.js"
 import type { NydusBlob } from "./blob-reader.js";
 import type { BlobInfo, ChunkInfo, RafsImage, RafsInode } from "./types.js";
 
-const CORRUPTION = new Set<ErrorCode>(["CORRUPT_DATA", "TRUNCATED", "CHECKSUM_MISMATCH", "TRAILING_DATA", "OUTPUT_LIMIT"]);
+const CORRUPTION = new Set<ErrorCode>(["CORRUPT_DATA", "TRUNCATED", "CHECKSUM_MISMATCH", "TRAILING_DATA"]);
 
-/** The hashers and chunk codecs the reader needs, supplied by the caller (wasm kernels). */
+/** The decompressing half of a ChunkCodec: all a reader needs. */
+export type ChunkDecoder = Pick<ChunkCodec, "decompress">;
+
+/** The hashers and chunk decoders the reader needs, supplied by the caller (wasm kernels). */
 export interface RafsKernels {
   hasher(digester: DigesterName): Hasher;
-  codec(compressor: CompressorName): ChunkCodec;
+  codec(compressor: CompressorName): ChunkDecoder;
 }
 
 /** The opened blobs of an image, by blob id (or a function that opens them on demand). */

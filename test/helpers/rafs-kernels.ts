@@ -1,12 +1,15 @@
-// Hashers and chunk codecs for the RAFS reader tests: strata's own kernels when their source and
-// wasm exist, else stand-ins on hash-wasm (BLAKE3, SHA-256), fzstd and lz4js. `used` says which.
+// Hashers and chunk decoders for the RAFS reader tests: strata's own kernels when their source and
+// wasm exist, else stand-ins on hash-wasm (BLAKE3, SHA-256) and fzstd. `used` says which.
 import { existsSync } from "node:fs";
 import { createBLAKE3, createSHA256, type IHasher } from "hash-wasm";
 import { decompress as zstdDecompress } from "fzstd";
 import { StrataError } from "../../src/errors.js";
-import type { ChunkCodec, Hasher } from "../../src/kernels/kernel.js";
+import type { Hasher } from "../../src/kernels/kernel.js";
 import type { CompressorName, DigesterName } from "../../src/rafs/layout.js";
-import type { RafsKernels } from "../../src/rafs/read.js";
+import type { ChunkDecoder, RafsKernels } from "../../src/rafs/read.js";
+import { createBlake3 } from "../../src/kernels/blake3.js";
+import { createLz4 } from "../../src/kernels/lz4.js";
+import { createZstdChunkDecoder } from "../../src/kernels/zstd.js";
 import { ports } from "./kernels.js";
 
 const root = new URL("../../", import.meta.url);
@@ -54,11 +57,7 @@ function checkedSize(name: string, out: Uint8Array, size: number): Uint8Array {
   return out;
 }
 
-const none: ChunkCodec = {
-  name: "none",
-  compress: () => undefined,
-  decompress: (data, size) => checkedSize("none", data, size),
-};
+const none: ChunkDecoder = { decompress: (data, size) => checkedSize("none", data, size) };
 
 export interface TestKernels extends RafsKernels {
   /** For each algorithm: "strata" or the stand-in package used. */
@@ -68,10 +67,9 @@ export interface TestKernels extends RafsKernels {
 export async function rafsKernels(): Promise<TestKernels> {
   const used: Record<string, string> = {};
   const hashers = {} as Record<DigesterName, Hasher>;
-  const codecs: Partial<Record<CompressorName, ChunkCodec>> = { none };
+  const codecs: Partial<Record<CompressorName, ChunkDecoder>> = { none };
 
   if (has("blake3")) {
-    const { createBlake3 } = await import("../../src/kernels/blake3.js" as string);
     hashers.blake3 = await createBlake3(ports);
     used.blake3 = "strata";
   } else {
@@ -87,19 +85,13 @@ export async function rafsKernels(): Promise<TestKernels> {
     used.sha256 = "hash-wasm";
   }
   if (has("zstd")) {
-    const { createZstdChunkDecoder } = await import("../../src/kernels/zstd.js" as string);
     codecs.zstd = await createZstdChunkDecoder(ports);
     used.zstd = "strata";
   } else {
-    codecs.zstd = {
-      name: "zstd",
-      compress: () => undefined,
-      decompress: (data, size) => checkedSize("zstd", zstdDecompress(data), size),
-    };
+    codecs.zstd = { decompress: (data, size) => checkedSize("zstd", zstdDecompress(data), size) };
     used.zstd = "fzstd";
   }
   if (has("lz4")) {
-    const { createLz4 } = await import("../../src/kernels/lz4.js");
     codecs.lz4_block = await createLz4(ports);
     used.lz4_block = "strata";
   }
