@@ -2,7 +2,6 @@
  * Entry points for RAFS bootstraps of either version: `parseBootstrap` throws BAD_BOOTSTRAP on
  * the first problem, `verifyBootstrap` walks everything it can and lists every problem.
  */
-import { StrataError } from "../errors.js";
 import { type BootstrapProblem, Problems } from "./bootstrap-check.js";
 import { readBootstrapV5 } from "./bootstrap-v5.js";
 import { readBootstrapV6 } from "./bootstrap-v6.js";
@@ -36,9 +35,6 @@ function read(bytes: Uint8Array, problems: Problems): RafsImage | undefined {
   const version = bootstrapVersion(bytes);
   if (version === 6) return readBootstrapV6(bytes, problems);
   if (version === 5) return readBootstrapV5(bytes, problems);
-  if (problems.collect) {
-    problems.add("neither a RAFS v5 nor a RAFS v6 (EROFS) magic", { offset: 0 });
-    return undefined;
-  }
-  throw new StrataError("BAD_BOOTSTRAP", "not a RAFS bootstrap: neither the RAFS v5 nor the RAFS v6 (EROFS) magic", { offset: 0 });
+  problems.add("not a RAFS bootstrap: neither the RAFS v5 nor the RAFS v6 (EROFS) magic", { offset: 0 });
+  return undefined;
 }

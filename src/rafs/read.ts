@@ -8,7 +8,8 @@ import { ChunkFlags, type CompressorName, type DigesterName } from "./layout.js"
 import type { NydusBlob } from "./blob-reader.js";
 import type { BlobInfo, ChunkInfo, RafsImage, RafsInode } from "./types.js";
 
-const CORRUPTION = new Set<ErrorCode>(["CORRUPT_DATA", "TRUNCATED", "CHECKSUM_MISMATCH", "TRAILING_DATA"]);
+/** Codec failures that mean the stored bytes are not a valid encoding of the chunk. */
+const CORRUPTION = new Set<ErrorCode>(["CORRUPT_DATA", "TRUNCATED", "CHECKSUM_MISMATCH", "TRAILING_DATA", "UNSUPPORTED"]);
 
 /** The decompressing half of a ChunkCodec: all a reader needs. */
 export type ChunkDecoder = Pick<ChunkCodec, "decompress">;
@@ -112,12 +113,13 @@ export async function readChunk(
     try {
       data = kernels.codec(compressor).decompress(stored, chunk.uncompressedSize).slice();
     } catch (e) {
-      // Corrupt compressed bytes are content that does not match the chunk's digest.
+      // Bytes that do not decode are content that does not match the chunk's digest (a flipped
+      // frame-header bit can even look like an unsupported feature).
       if (isStrataError(e) && !CORRUPTION.has(e.code)) throw e;
       throw new StrataError(
         "DIGEST_MISMATCH",
         `${where.path}: chunk ${where.chunk} of blob ${info.blobId} at offset ${chunk.compressedOffset} does not decompress: ${(e as Error).message}`,
-        details,
+        { ...details, decodeError: isStrataError(e) ? e.code : String(e) },
         { cause: e },
       );
     }
