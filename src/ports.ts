@@ -22,7 +22,24 @@ export interface NativeSha256 {
   create(): { update(data: Uint8Array): void; digest(): Uint8Array | Promise<Uint8Array> };
 }
 
+/** An open file read by byte ranges (archives are read member by member without unpacking). */
+export interface FileHandle {
+  readonly size: number;
+  /** Up to `length` bytes at `offset` (fewer only at the end of the file). */
+  read(offset: number, length: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** Read access to local files, for image layouts and archives. Paths use "/"; missing files are NOT_FOUND. */
+export interface FilesPort {
+  open(path: string): Promise<FileHandle>;
+  readFile(path: string): Promise<Uint8Array>;
+  /** undefined when nothing exists at `path`. */
+  stat(path: string): Promise<{ kind: "file" | "dir" | "other"; size: number } | undefined>;
+}
+
 export interface Ports {
   wasm: WasmPort;
   sha256?: NativeSha256;
+  files?: FilesPort;
 }
