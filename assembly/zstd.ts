@@ -1021,44 +1021,60 @@ function sequenceTable(
   }
 }
 
-/** Copies `len` bytes forward in 16-byte steps (may write 15 bytes past the end). */
+/** Copies `len` bytes forward: 16 bytes, then 32 at a time (may write 31 bytes past the end). */
 @inline function wildCopy(dst: usize, src: usize, len: usize): void {
-  const end = dst + len;
   copy16(dst, src);
-  while (dst + 16 < end) {
+  if (len > 16) {
+    const end = dst + len;
     dst += 16;
     src += 16;
-    copy16(dst, src);
+    do {
+      copy16(dst, src);
+      copy16(dst + 16, src + 16);
+      dst += 32;
+      src += 32;
+    } while (dst < end);
   }
 }
+
+// PATTERN[offset] selects bytes i % offset: a swizzle of the 16 bytes at a match's source gives
+// the match's first 16 bytes for any offset below 16.
+const PATTERN = memory.data(256, 16);
+const WIDENED = memory.data(16); // smallest multiple of each offset that is ≥ 16
+function buildPatterns(): void {
+  for (let offset: u32 = 1; offset < 16; offset++) {
+    for (let i: u32 = 0; i < 16; i++) store<u8>(PATTERN + (offset << 4) + i, <u8>(i % offset));
+    store<u8>(WIDENED + offset, <u8>(offset * ((15 + offset) / offset)));
+  }
+}
+buildPatterns();
 
 /** Copies a match of `len` bytes from `offset` back; short offsets repeat their pattern. */
 @inline function copyMatch(op: usize, offset: usize, len: usize): void {
-  const src = op - offset;
   if (offset >= 16) {
-    wildCopy(op, src, len);
-  } else if (offset == 1) {
-    memory.fill(op, load<u8>(src), len);
+    wildCopy(op, op - offset, len);
   } else {
-    smallOffsetCopy(op, src, offset, len);
+    smallOffsetCopy(op, offset, len);
   }
 }
 
-/** Pattern copy for offsets 2..15: widen the pattern to at least 16 bytes, then copy 16 at a time. */
-function smallOffsetCopy(op: usize, src: usize, offset: usize, len: usize): void {
-  const end = op + len;
-  // Byte copies until the distance to `src` is a multiple of `offset` that is ≥ 16 bytes.
-  const distance = offset * ((16 + offset - 1) / offset);
-  let o = op;
-  const widened = op + (distance - offset);
-  let s = src;
-  while (o < widened && o < end) {
-    store<u8>(o, load<u8>(s));
-    o++;
-    s++;
+/**
+ * Match copy for offsets 1..15: the first 16 bytes come from one swizzle; after them the copied
+ * region repeats with a period that is a multiple of the offset and at least 16, so plain 16-byte
+ * copies can continue from there.
+ */
+@inline function smallOffsetCopy(op: usize, offset: usize, len: usize): void {
+  const src = op - offset;
+  if (ASC_FEATURE_SIMD) {
+    v128.store(op, v128.swizzle(v128.load(src), v128.load(PATTERN + (offset << 4))));
+    if (len > 16) {
+      const period = <usize>load<u8>(WIDENED + offset);
+      const o = src + period; // ≤ op + 15: already written
+      wildCopy(o, src, op + len - o);
+    }
+  } else {
+    for (let i: usize = 0; i < len; i++) store<u8>(op + i, load<u8>(src + i));
   }
-  if (o >= end) return;
-  wildCopy(o, o - distance, end - o);
 }
 
 /** Parses the sequences section and executes it into `dst`; returns the block's size or an error. */
@@ -1145,17 +1161,21 @@ function executeSequences(start: usize, len: u32, nbSeq: u32, dst: usize): i32 {
     const mlE = load<u64>(mlT + (<usize>mlState << 3));
     const llE = load<u64>(llT + (<usize>llState << 3));
 
+    // A reload leaves at least 57 bits: enough for all extra bits plus the three state updates
+    // (at most 9 + 9 + 8) unless the extra bits exceed 31, which needs a reload in between.
     const ofExtra = (<u32>ofE) >> 24;
     const offsetValue = <u32>(ofE >> 32) + peekBits(c, bits, ofExtra);
     bits += ofExtra;
     const mlExtra = (<u32>mlE) >> 24;
     const ml = <u32>(mlE >> 32) + peekBits(c, bits, mlExtra);
     bits += mlExtra;
-    q = reloadPtr(ptr, bits, start);
-    bits -= <u32>(ptr - q) << 3;
-    ptr = q;
-    c = load<u64>(ptr);
     const llExtra = (<u32>llE) >> 24;
+    if (ofExtra + mlExtra + llExtra > 31) {
+      q = reloadPtr(ptr, bits, start);
+      bits -= <u32>(ptr - q) << 3;
+      ptr = q;
+      c = load<u64>(ptr);
+    }
     const ll = <u32>(llE >> 32) + peekBits(c, bits, llExtra);
     bits += llExtra;
 
