@@ -11,8 +11,7 @@ import type { BlobInfo, RafsImage, RafsInode } from "./types.js";
 import { algorithmsFromFlags, Bytes, compareBytes, decodeChunkInfo, decodeName, isPowerOfTwo, Problems } from "./bootstrap-check.js";
 import { kindOf } from "../fs/inode.js";
 
-const ALIGN = 8;
-const EXT_BLOB_ENTRY_SIZE = 64;
+const { ALIGNMENT: ALIGN, EXT_BLOB_ENTRY_SIZE } = V5;
 const XATTR_TABLE_HEADER = 8;
 const align8 = (n: number) => (n + ALIGN - 1) & ~(ALIGN - 1);
 const utf8 = new TextEncoder();

@@ -23,8 +23,7 @@ import { kindOf, type InodeKind } from "../fs/inode.js";
 const BLOCK = EROFS_BLOCK_SIZE;
 const SB = V6.SUPERBLOCK_OFFSET;
 const EXT = V6.EXT_SUPERBLOCK_OFFSET;
-const XATTR_IBODY_HEADER_SIZE = 12;
-const XATTR_ENTRY_SIZE = 4;
+const { XATTR_IBODY_HEADER_SIZE, XATTR_ENTRY_SIZE } = V6;
 /** Deeper trees than PATH_MAX allows are hostile; stop before the JS stack does. */
 const MAX_DEPTH = 2048;
 /** Chunk-table key: blob index and the 24-bit compression-table index. */

@@ -86,6 +86,9 @@ export const V6 = {
   CHUNK_FORMAT_BLKBITS_MASK: 0x1f,
   /** Chunk table records are the 80-byte chunk info shared with v5. */
   CHUNK_INFO_SIZE: 80,
+  /** Inline xattrs: a 12-byte ibody header, then 4-byte-aligned entries; i_xattr_icount counts 4-byte units after the header, plus one. */
+  XATTR_IBODY_HEADER_SIZE: 12,
+  XATTR_ENTRY_SIZE: 4,
 } as const;
 
 /** EROFS dirent file types. */
@@ -113,6 +116,10 @@ export const V5 = {
   INODE_HARDLINK: 0x2,
   INODE_XATTR: 0x4,
   INODE_HAS_HOLE: 0x8,
+  /** Extended blob table entry: chunk_count u32, features u32, uncompressed_size u64, compressed_size u64, reserved. */
+  EXT_BLOB_ENTRY_SIZE: 64,
+  /** Names, symlink targets, xattr tables and inodes are padded to 8 bytes. */
+  ALIGNMENT: 8,
 } as const;
 
 // ---- Nydus blob with ToC ------------------------------------------------------------------
