@@ -113,7 +113,9 @@ function readBlobTables(b: Bytes, p: Problems, chunkSize: number, compressor: Bl
 
 class TreeBuilder {
   readonly pathsByIno = new Map<number, string>();
-  private readonly visited = new Set<number>();
+  /** Table indices already listed by a directory, and inode offsets already used by an index. */
+  private readonly listed = new Set<number>();
+  private readonly offsets = new Map<number, number>();
   private readonly hardlinks = new Map<number, RafsInode>();
 
   constructor(
@@ -138,6 +140,9 @@ class TreeBuilder {
     const offset = this.b.u32(this.tableOffset + (index - 1) * 4) * ALIGN;
     if (!this.p.check(offset > V5.SUPERBLOCK_SIZE && this.b.has(offset, V5.INODE_SIZE), `inode ${index} offset ${offset} is invalid`, { path, offset: this.tableOffset + (index - 1) * 4 }))
       return undefined;
+    const owner = this.offsets.get(offset) ?? index;
+    if (!this.p.check(owner === index, `inode indices ${owner} and ${index} share the inode at offset ${offset}`, { path, offset })) return undefined;
+    this.offsets.set(offset, index);
     return offset;
   }
 
@@ -241,8 +246,6 @@ class TreeBuilder {
   /** Children of a directory: `child_count` consecutive table entries from `child_index`. */
   private readChildren(dir: RafsInode, index: number, path: string, depth = 0): void {
     const { b, p } = this;
-    if (!p.check(!this.visited.has(index), `directory at inode index ${index} is reached twice`, { path })) return;
-    this.visited.add(index);
     if (!p.check(depth < 2048, "directory tree deeper than 2048", { path })) return;
     const offset = this.inodeOffset(index, path)!;
     const first = b.u32(offset + 92);
@@ -252,6 +255,10 @@ class TreeBuilder {
       return;
     let previous: Uint8Array | undefined;
     for (let i = first; i < first + count; i++) {
+      // Each inode belongs to one directory: stopping at the first repeat also keeps hostile
+      // overlapping child ranges from costing quadratic time.
+      if (!p.check(!this.listed.has(i), `inode index ${i} is listed by two directories`, { path, offset })) return;
+      this.listed.add(i);
       const childOffset = this.inodeOffset(i, path);
       if (childOffset === undefined) continue;
       const nameSize = b.u16(childOffset + 100);

@@ -104,7 +104,11 @@ export function readBootstrapV6(bytes: Uint8Array, problems: Problems): RafsImag
   const chunks = readChunkTable(b, p, chunkTable, blobs.length);
 
   // ---- the tree
-  const walker = new TreeWalker(b, p, { metaBase, chunkSize, blobCount: blobs.length, chunks, buildTime, buildTimeNsec });
+  const owners = new SlotOwners(b.length);
+  owners.claim(0, devTableEnd, -1, "the superblocks and device table");
+  if (blobTable) owners.claim(blobTable.offset, blobTable.offset + blobTable.size, -2, "the blob table");
+  if (chunkTable) owners.claim(chunkTable.offset, chunkTable.offset + chunkTable.size, -3, "the chunk table");
+  const walker = new TreeWalker(b, p, owners, { metaBase, chunkSize, blobCount: blobs.length, chunks, buildTime, buildTimeNsec });
   const root = walker.readRoot(rootNid);
   if (!root) return undefined;
 
@@ -245,6 +249,33 @@ function readChunkTable(b: Bytes, p: Problems, table: Range | undefined, blobCou
   return chunks;
 }
 
+/**
+ * Who uses each 32-byte slot of the bootstrap: the superblock area, a table, an inode (with its
+ * xattrs, inline data or chunk addresses) or a directory block. Overlaps are corruption, and
+ * refusing them keeps the walk linear in the bootstrap size however hostile the image.
+ */
+class SlotOwners {
+  private readonly owner: Int32Array;
+  private readonly names = new Map<number, string>();
+
+  constructor(size: number) {
+    this.owner = new Int32Array(Math.ceil(size / 32));
+  }
+
+  /** Claims [start, end) for `id` (non-zero); the name of the first other owner met, if any. */
+  claim(start: number, end: number, id: number, name: string): string | undefined {
+    this.names.set(id, name);
+    const last = Math.min(Math.ceil(end / 32), this.owner.length);
+    // Slots are marked as they are scanned, so every slot is scanned at most once overall.
+    for (let slot = Math.floor(start / 32); slot < last; slot++) {
+      const other = this.owner[slot]!;
+      if (other !== 0 && other !== id) return this.names.get(other);
+      this.owner[slot] = id;
+    }
+    return undefined;
+  }
+}
+
 interface TreeSettings {
   metaBase: number;
   chunkSize: number;
@@ -264,6 +295,7 @@ interface Dirent {
 
 /** The raw fields of an on-disk inode (compact or extended). */
 interface DiskInode {
+  nid: number;
   offset: number;
   layout: number;
   /** Inode plus inline xattrs: where inline data and chunk addresses start. */
@@ -281,6 +313,7 @@ class TreeWalker {
   constructor(
     private readonly b: Bytes,
     private readonly p: Problems,
+    private readonly owners: SlotOwners,
     private readonly s: TreeSettings,
   ) {}
 
@@ -340,7 +373,9 @@ class TreeWalker {
     if (!p.check(b.has(offset + isize, xsize), `inline xattrs (${xsize} bytes) run past the end`, { path, offset })) return undefined;
     if (xsize > 0) this.readXattrs(inode, offset + isize, xsize, path);
 
-    const disk: DiskInode = { offset, layout, bodyEnd: offset + isize + xsize, mode, size: inode.size, u };
+    const disk: DiskInode = { nid, offset, layout, bodyEnd: offset + isize + xsize, mode, size: inode.size, u };
+    const overlap = this.owners.claim(offset, this.extentEnd(disk, kind!), nid + 1, `nid ${nid} (${path})`);
+    if (!p.check(overlap === undefined, `inode metadata overlaps ${overlap}`, { path, offset })) return undefined;
     this.inodes.set(nid, inode);
     if (!this.paths.has(nid)) this.paths.set(nid, path);
 
@@ -366,6 +401,22 @@ class TreeWalker {
         inode.size = 0;
     }
     return inode;
+  }
+
+  /** End of the inode's metadata: inline data or chunk addresses included. */
+  private extentEnd(disk: DiskInode, kind: InodeKind): number {
+    if (kind === "file" && disk.layout === V6.LAYOUT_CHUNK_BASED) {
+      return this.chunkAddrStart(disk) + Math.ceil(disk.size / this.s.chunkSize) * V6.CHUNK_ADDR_SIZE;
+    }
+    if ((kind === "dir" || kind === "symlink") && disk.layout === V6.LAYOUT_FLAT_INLINE && disk.size > 0) {
+      return disk.bodyEnd + disk.size - (Math.ceil(disk.size / BLOCK) - 1) * BLOCK;
+    }
+    return disk.bodyEnd;
+  }
+
+  /** Chunk addresses follow the inode and xattrs, 8-byte aligned. */
+  private chunkAddrStart(disk: DiskInode): number {
+    return Math.ceil(disk.bodyEnd / V6.CHUNK_ADDR_SIZE) * V6.CHUNK_ADDR_SIZE;
   }
 
   private readXattrs(inode: RafsInode, start: number, size: number, path: string): void {
@@ -403,6 +454,8 @@ class TreeWalker {
       if (!this.p.check(sameBlock, "inline data crosses a 4 KiB block boundary", { path, offset })) return undefined;
     } else if (disk.layout === V6.LAYOUT_FLAT_PLAIN || disk.layout === V6.LAYOUT_FLAT_INLINE) {
       offset = (disk.u + index) * BLOCK;
+      const overlap = this.b.has(offset, length) ? this.owners.claim(offset, offset + BLOCK, -4 - disk.nid, `data block ${disk.u + index} of ${path}`) : undefined;
+      if (!this.p.check(overlap === undefined, `data block ${disk.u + index} is also used by ${overlap}`, { path, offset })) return undefined;
     } else {
       return this.p.add(`data layout ${disk.layout} is not FLAT_PLAIN or FLAT_INLINE`, { path, offset: disk.offset }) || undefined;
     }
@@ -512,8 +565,7 @@ class TreeWalker {
     if (!p.check((format & ~0x3f) === 0 && (format & V6.CHUNK_FORMAT_INDEXES) !== 0, `chunk format 0x${format.toString(16)} is invalid`, where))
       return undefined;
     const count = Math.ceil(disk.size / s.chunkSize);
-    // Chunk addresses follow the inode and xattrs, 8-byte aligned.
-    const start = (disk.bodyEnd + V6.CHUNK_ADDR_SIZE - 1) & ~(V6.CHUNK_ADDR_SIZE - 1);
+    const start = this.chunkAddrStart(disk);
     if (!p.check(b.has(start, count * V6.CHUNK_ADDR_SIZE), `${count} chunk addresses run past the end`, where)) return undefined;
     const chunks: ChunkInfo[] = [];
     for (let i = 0; i < count; i++) {
