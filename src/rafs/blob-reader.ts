@@ -126,6 +126,10 @@ export async function openBlob(bytes: BlobBytes, options: BlobOpenOptions = {}):
           fail(`chunk ${chunk.index} disagrees with the compression table`, where);
         }
       }
+      if (digestBytes) {
+        const stored = digestBytes.subarray(chunk.index * 32, chunk.index * 32 + 32);
+        if (stored.length !== 32 || !equal(stored, chunk.digest)) fail(`chunk ${chunk.index} digest differs from the blob's blob.digest`, where);
+      }
       if (chunk.compressedOffset + chunk.compressedSize > dataEnd) fail(`chunk ${chunk.index} runs past the chunk data (${dataEnd} bytes)`, where);
       return read(chunk.compressedOffset, chunk.compressedSize);
     },

@@ -5,6 +5,7 @@
 import { type ErrorCode, isStrataError, StrataError } from "../errors.js";
 import type { ChunkCodec, Hasher } from "../kernels/kernel.js";
 import { ChunkFlags, type CompressorName, type DigesterName } from "./layout.js";
+import { walk } from "../fs/inode.js";
 import type { NydusBlob } from "./blob-reader.js";
 import type { BlobInfo, ChunkInfo, RafsImage, RafsInode } from "./types.js";
 
@@ -139,6 +140,41 @@ export async function readChunk(
     );
   }
   return data;
+}
+
+/** A chunk that failed verification, and the first file that holds it. */
+export interface ChunkProblem {
+  path: string;
+  chunk: number;
+  blobId: string;
+  offset: number;
+  code: ErrorCode;
+  message: string;
+}
+
+/**
+ * Reads and verifies every distinct chunk of the image once (shared chunks are checked for the
+ * first file holding them) and lists every failure instead of stopping at the first.
+ */
+export async function verifyChunks(image: RafsImage, blobs: BlobSet, kernels: RafsKernels): Promise<ChunkProblem[]> {
+  const problems: ChunkProblem[] = [];
+  const checked = new Set<string>();
+  for (const [path, node] of walk(image.root)) {
+    const chunks = (node as RafsInode).chunks ?? [];
+    for (const [i, chunk] of chunks.entries()) {
+      const key = `${chunk.blobIndex}/${chunk.index}/${chunk.compressedOffset}`;
+      if (checked.has(key)) continue;
+      checked.add(key);
+      try {
+        await readChunk(image, chunk, blobs, kernels, { path, chunk: i });
+      } catch (e) {
+        if (!isStrataError(e)) throw e;
+        const blobId = image.blobs[chunk.blobIndex]?.blobId ?? "";
+        problems.push({ path, chunk: i, blobId, offset: chunk.compressedOffset, code: e.code, message: e.message });
+      }
+    }
+  }
+  return problems;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { isStrataError, type StrataError } from "../../src/errors.js";
 import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
 import { parseBootstrap, verifyBootstrap } from "../../src/rafs/bootstrap.js";
-import { lookup, readFile } from "../../src/rafs/read.js";
+import { lookup, readFile, verifyChunks } from "../../src/rafs/read.js";
 import { rafsKernels, type TestKernels } from "../helpers/rafs-kernels.js";
 
 const texture = fileURLToPath(new URL("../../../shared/fixtures/nydus/tests/texture/", import.meta.url));
@@ -240,6 +240,23 @@ describe("corrupted chunk data", () => {
     expect(e.details).toMatchObject({ path: "/lib.rs", chunk: 0, blobId: info.blobId, offset: 0 });
   });
 
+  it("verifyChunks lists every corrupted chunk once, with the first file holding it", async () => {
+    const image = parseBootstrap(V5);
+    const info = image.blobs[0]!;
+    const clean = new Map([[info.blobId, await openBlob(bytesSource(V5_BLOB), { info })]]);
+    expect(await verifyChunks(image, clean, kernels)).toEqual([]);
+    const blob = V5_BLOB.slice();
+    const hard = lookup(image, "/hardlink-test/foo").chunks![0]!;
+    const passwd = lookup(image, "/normal-file-test/busybox/1f777dbdd68d1c4d554bc0d20e027bfef9ed2dfe2d8d5f029e958552a0e12475/etc/passwd").chunks![0]!;
+    blob[hard.compressedOffset + 10] ^= 1;
+    blob[passwd.compressedOffset + 10] ^= 1;
+    const problems = await verifyChunks(image, new Map([[info.blobId, await openBlob(bytesSource(blob), { info })]]), kernels);
+    expect(problems.map((p) => [p.path, p.chunk, p.code, p.offset])).toEqual([
+      ["/hardlink-test/foo", 0, "DIGEST_MISMATCH", hard.compressedOffset],
+      ["/normal-file-test/busybox/1f777dbdd68d1c4d554bc0d20e027bfef9ed2dfe2d8d5f029e958552a0e12475/etc/passwd", 0, "DIGEST_MISMATCH", passwd.compressedOffset],
+    ]);
+  });
+
   it("a missing blob is NOT_FOUND; a directory is not readable as a file", async () => {
     const image = parseBootstrap(V6);
     expect((await strataErrorAsync(() => readFile(image, "/lib.rs", new Map(), kernels))).code).toBe("NOT_FOUND");
@@ -267,6 +284,20 @@ describe("corrupted blob sections", () => {
     const e = await strataErrorAsync(() => readFile(image, "/lib.rs", new Map([[info.blobId, opened]]), kernels));
     expect(e.code).toBe("BAD_BLOB");
     expect(e.message).toMatch(/disagrees with the compression table/);
+  });
+
+  it("a blob.digest entry that differs from the bootstrap's chunk id is BAD_BLOB", async () => {
+    const digests = (await openBlob(bytesSource(V6_BLOB), { info })).toc!.find((e) => e.name === "blob.digest")!;
+    const blob = V6_BLOB.slice();
+    blob[digests.compressedOffset + 3] ^= 1; // chunk 0's digest: /lib.rs
+    const opened = await openBlob(bytesSource(blob), { info });
+    const e = await strataErrorAsync(() => readFile(image, "/lib.rs", new Map([[info.blobId, opened]]), kernels));
+    expect(e.code).toBe("BAD_BLOB");
+    expect(e.message).toMatch(/blob\.digest/);
+    // The same change is a section digest mismatch when the ToC digests are checked.
+    const checked = await strataErrorAsync(() => openBlob(bytesSource(blob), { info, sha256: kernels.hasher("sha256") }));
+    expect(checked.code).toBe("DIGEST_MISMATCH");
+    expect(checked.details.section).toBe("blob.digest");
   });
 
   it("1 000 random mutations of the blob's metadata: openBlob succeeds or fails with a StrataError", async () => {

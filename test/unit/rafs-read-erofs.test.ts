@@ -147,7 +147,7 @@ function dirBlocks(entries: [string, number, number][]): Uint8Array[] {
   return blocks;
 }
 
-async function build(root: Node): Promise<Built> {
+async function build(root: Node, prefetch: string[]): Promise<Built> {
   const blake3 = await createBLAKE3();
   // 1. Chunks: one record per distinct content, laid in the blob at 4 KiB aligned offsets.
   const records = new Map<string, { digest: Uint8Array; index: number; offset: number; size: number }>();
@@ -259,6 +259,11 @@ async function build(root: Node): Promise<Built> {
   v.setUint32(1152 + 20, CHUNK, true);
   v.setBigUint64(1152 + 24, BigInt(chunkTableOffset), true);
   v.setBigUint64(1152 + 32, BigInt(sorted.length * 80), true);
+  // The prefetch table (nids) sits right after the blob table.
+  const prefetchNodes = prefetch.map((path) => [...modelWalk(root)].find(([p]) => p === path)![1]);
+  v.setBigUint64(1152 + 40, BigInt(BLOCK + 256), true);
+  v.setUint32(1152 + 48, prefetchNodes.length * 4, true);
+  prefetchNodes.forEach((node, i) => v.setUint32(BLOCK + 256 + i * 4, nid.get(node)!, true));
   out.set(utf8.encode(blobId), 1408);
   v.setUint32(1408 + 64, blob.length / BLOCK, true);
   out.set(utf8.encode(blobId), BLOCK);
@@ -343,7 +348,7 @@ let work: string;
 
 beforeAll(async () => {
   kernels = await rafsKernels();
-  built = await build(tree);
+  built = await build(tree, ["/etc/hello", "/link", "/dev"]);
   image = parseBootstrap(built.bootstrap);
   work = mkdtempSync(join(tmpdir(), "rafs-read-erofs-"));
   writeFileSync(join(work, "boot"), built.bootstrap);
@@ -374,6 +379,10 @@ describe("RAFS v6 reader on every inode kind", () => {
       const xattrs = new Map((node.xattrs ?? []).map(([i, s, val]) => [`${["", "user.", "", "", "trusted.", "", "security."][i]}${s}`, Buffer.from(val, "latin1")]));
       expect(new Map([...inode.xattrs].map(([k, val]) => [k, Buffer.from(val)])), path).toEqual(xattrs);
     }
+  });
+
+  it("resolves the prefetch table's nids to paths", () => {
+    expect(image.prefetch).toEqual(["/etc/hello", "/link", "/dev"]);
   });
 
   it("hardlinks are one inode object; shared chunks get per-file offsets", () => {
