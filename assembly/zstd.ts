@@ -387,9 +387,14 @@ function frameHeader(): i32 {
   const history = hasContentSize && fcs < window ? fcs : window;
   if (!chunkMode) {
     if (history > maxWindow) return ERR_WINDOW;
-    let room = <usize>history;
-    if (room < MIN_ROOM) room = MIN_ROOM;
-    if (room > MAX_ROOM) room = MAX_ROOM;
+    // Room for new output between slides: twice the history (one slide copy per two bytes
+    // decoded), none when the whole content fits the history.
+    let room: usize = 0;
+    if (history < fcs || !hasContentSize) {
+      room = <usize>history << 1;
+      if (room < MIN_ROOM) room = MIN_ROOM;
+      if (room > MAX_ROOM) room = MAX_ROOM;
+    }
     const cap = <usize>history + room + BLOCK_MAX + WILD;
     if (!ensureMemory(tail + cap)) return ERR_MEMORY;
     outCap = cap;

@@ -143,6 +143,12 @@ export async function createZstdChunkDecoder(ports: Ports): Promise<ZstdChunkDec
       if (!Number.isInteger(size) || size < 0 || size > MAX_CHUNK) {
         throw new StrataError("INVALID_ARGUMENT", `zstd: chunk size ${size} is not in 0..${MAX_CHUNK}`, { size });
       }
+      if (data.length > MAX_CHUNK) {
+        throw new StrataError("CORRUPT_DATA", `zstd: ${data.length} compressed bytes for a ${size}-byte chunk`, {
+          size,
+          compressedSize: data.length,
+        });
+      }
       const input = k.chunkInput(data.length, size);
       if (input === 0) {
         throw new StrataError("OUTPUT_LIMIT", `zstd: no memory for a ${size}-byte chunk`, { size, compressedSize: data.length });
