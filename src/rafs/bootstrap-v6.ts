@@ -53,83 +53,94 @@ export function parseBootstrapV6(bytes: Uint8Array): RafsImage {
 export function readBootstrapV6(bytes: Uint8Array, problems: Problems): RafsImage | undefined {
   const b = new Bytes(bytes);
   const p = problems;
-  if (!p.check(b.length >= V6.DEVICE_TABLE_OFFSET, `bootstrap of ${b.length} bytes is too short for a RAFS v6 superblock`, { offset: 0 })) return undefined;
-  if (!p.check(b.u32(SB) === V6.MAGIC, `bad EROFS magic 0x${b.u32(SB).toString(16)}`, { offset: SB })) return undefined;
-  p.check(b.length % BLOCK === 0, `bootstrap size ${b.length} is not a multiple of ${BLOCK}`, { offset: b.length });
+  const sb = readSuperblock(b, p);
+  if (!sb) return undefined;
+  const ext = readExtendedSuperblock(b, p, sb.devTableEnd);
+  if (!ext) return undefined;
 
-  // ---- EROFS superblock
-  p.check(b.u32(SB + 4) === 0, "superblock checksum must be 0 in RAFS v6", { offset: SB + 4 });
-  p.check((b.u32(SB + 8) & V6.FEATURE_COMPAT_RAFS_V6) !== 0, "feature_compat lacks the RAFS v6 bit", { offset: SB + 8 });
-  if (!p.check(b.u8(SB + 12) === EROFS_BLOCK_BITS, `block size bits ${b.u8(SB + 12)} (only 12 is supported)`, { offset: SB + 12 })) return undefined;
-  p.check(b.u8(SB + 13) === 0, "extended superblock slots must be 0", { offset: SB + 13 });
-  const rootNid = b.u16(SB + 14);
-  const inos = b.u64(SB + 16);
-  p.check(inos > 0, "superblock inode count is 0", { offset: SB + 16 });
-  const buildTime = b.u64(SB + 24);
-  const buildTimeNsec = b.u32(SB + 32);
-  const metaBase = b.u32(SB + 40) * BLOCK;
-  if (!p.check(metaBase < b.length, `meta block address ${b.u32(SB + 40)} is past the end`, { offset: SB + 40 })) return undefined;
-  p.check(b.u32(SB + 44) === 0, "shared xattr area is not supported by RAFS v6", { offset: SB + 44 });
-  p.check(
-    b.u32(SB + 80) === (V6.FEATURE_INCOMPAT_CHUNKED_FILE | V6.FEATURE_INCOMPAT_DEVICE_TABLE),
-    `feature_incompat 0x${b.u32(SB + 80).toString(16)} is not CHUNKED_FILE|DEVICE_TABLE`,
-    { offset: SB + 80 },
-  );
-  p.check(b.u16(SB + 84) === 0, "superblock union field must be 0", { offset: SB + 84 });
-  const extraDevices = b.u16(SB + 86);
-  if (!p.check(b.u16(SB + 88) === V6.DEVT_SLOTOFF, `device table slot offset ${b.u16(SB + 88)} is not ${V6.DEVT_SLOTOFF}`, { offset: SB + 88 }))
-    return undefined;
-  const devTableEnd = V6.DEVICE_TABLE_OFFSET + extraDevices * V6.DEVICE_SLOT_SIZE;
-  if (!p.check(devTableEnd <= b.length, `device table of ${extraDevices} slots runs past the end`, { offset: V6.DEVICE_TABLE_OFFSET })) return undefined;
+  const blobs = readBlobTable(b, p, ext.blobTable, ext.chunkSize);
+  readDeviceTable(b, p, sb.extraDevices, blobs);
+  const chunks = readChunkTable(b, p, ext.chunkTable, blobs.length);
 
-  // ---- extended superblock
-  const flags = b.u32(EXT);
-  const { compressor, digester } = algorithmsFromFlags(flags);
-  p.check(compressor !== undefined, `flags 0x${flags.toString(16)} name no single compressor`, { offset: EXT });
-  p.check(digester !== undefined, `flags 0x${flags.toString(16)} name no single digester`, { offset: EXT });
-  const chunkSize = b.u32(EXT + 20);
-  if (!p.check(isPowerOfTwo(chunkSize) && chunkSize >= CHUNK_SIZE_MIN && chunkSize <= CHUNK_SIZE_MAX, `invalid chunk size ${chunkSize}`, { offset: EXT + 20 }))
-    return undefined;
-
-  const tables = new TableRanges(b, p, devTableEnd);
-  const blobTable = tables.add("blob table", b.u64(EXT + 8), b.u32(EXT + 16), V6.BLOB_TABLE_ENTRY_SIZE, true, EXT + 8);
-  const chunkTable = tables.add("chunk table", b.u64(EXT + 24), b.u64(EXT + 32), V6.CHUNK_INFO_SIZE, true, EXT + 24);
-  const prefetchSize = b.u32(EXT + 48);
-  // Legacy images may carry a size with a zero offset for an empty prefetch list.
-  const prefetchTable =
-    b.u64(EXT + 40) === 0 ? undefined : tables.add("prefetch table", b.u64(EXT + 40), prefetchSize, 4, false, EXT + 40);
-
-  const blobs = readBlobTable(b, p, blobTable, chunkSize);
-  readDeviceTable(b, p, extraDevices, blobs);
-  const chunks = readChunkTable(b, p, chunkTable, blobs.length);
-
-  // ---- the tree
   const owners = new SlotOwners(b.length);
-  owners.claim(0, devTableEnd, -1, "the superblocks and device table");
-  if (blobTable) owners.claim(blobTable.offset, blobTable.offset + blobTable.size, -2, "the blob table");
-  if (chunkTable) owners.claim(chunkTable.offset, chunkTable.offset + chunkTable.size, -3, "the chunk table");
-  const walker = new TreeWalker(b, p, owners, { metaBase, chunkSize, blobCount: blobs.length, chunks, buildTime, buildTimeNsec });
-  const root = walker.readRoot(rootNid);
+  owners.claim(0, sb.devTableEnd, -1, "the superblocks and device table");
+  if (ext.blobTable) owners.claim(ext.blobTable.offset, ext.blobTable.offset + ext.blobTable.size, -2, "the blob table");
+  if (ext.chunkTable) owners.claim(ext.chunkTable.offset, ext.chunkTable.offset + ext.chunkTable.size, -3, "the chunk table");
+  const walker = new TreeWalker(b, p, owners, { ...sb, chunkSize: ext.chunkSize, blobCount: blobs.length, chunks });
+  const root = walker.readRoot(sb.rootNid);
   if (!root) return undefined;
 
+  // The prefetch table lists nids; the image names them by path.
   const prefetch: string[] = [];
-  if (prefetchTable) {
-    for (let off = prefetchTable.offset; off < prefetchTable.offset + prefetchTable.size; off += 4) {
-      const nid = b.u32(off);
-      const path = walker.paths.get(nid);
-      if (p.check(path !== undefined, `prefetch table names nid ${nid}, which no directory entry reaches`, { offset: off })) prefetch.push(path!);
-    }
+  const pt = ext.prefetchTable;
+  for (let off = pt?.offset ?? 0; pt && off < pt.offset + pt.size; off += 4) {
+    const path = walker.paths.get(b.u32(off));
+    if (p.check(path !== undefined, `prefetch table names nid ${b.u32(off)}, which no directory entry reaches`, { offset: off })) prefetch.push(path!);
   }
 
   return {
     version: 6,
     root,
     blobs,
-    chunkSize,
-    digester: digester ?? "blake3",
-    compressor: compressor ?? "none",
-    flags,
+    chunkSize: ext.chunkSize,
+    digester: ext.digester ?? "blake3",
+    compressor: ext.compressor ?? "none",
+    flags: ext.flags,
     prefetch,
+  };
+}
+
+/** The EROFS superblock at 1024 with the values RAFS v6 requires; undefined if unusable. */
+function readSuperblock(b: Bytes, p: Problems) {
+  if (!p.check(b.length >= V6.DEVICE_TABLE_OFFSET, `bootstrap of ${b.length} bytes is too short for a RAFS v6 superblock`, { offset: 0 })) return undefined;
+  if (!p.check(b.u32(SB) === V6.MAGIC, `bad EROFS magic 0x${b.u32(SB).toString(16)}`, { offset: SB })) return undefined;
+  p.check(b.length % BLOCK === 0, `bootstrap size ${b.length} is not a multiple of ${BLOCK}`, { offset: b.length });
+  p.check(b.u32(SB + 4) === 0, "superblock checksum must be 0 in RAFS v6", { offset: SB + 4 });
+  p.check((b.u32(SB + 8) & V6.FEATURE_COMPAT_RAFS_V6) !== 0, "feature_compat lacks the RAFS v6 bit", { offset: SB + 8 });
+  if (!p.check(b.u8(SB + 12) === EROFS_BLOCK_BITS, `block size bits ${b.u8(SB + 12)} (only 12 is supported)`, { offset: SB + 12 })) return undefined;
+  p.check(b.u8(SB + 13) === 0, "extended superblock slots must be 0", { offset: SB + 13 });
+  p.check(b.u64(SB + 16) > 0, "superblock inode count is 0", { offset: SB + 16 });
+  const metaBase = b.u32(SB + 40) * BLOCK;
+  if (!p.check(metaBase < b.length, `meta block address ${b.u32(SB + 40)} is past the end`, { offset: SB + 40 })) return undefined;
+  p.check(b.u32(SB + 44) === 0, "shared xattr area is not supported by RAFS v6", { offset: SB + 44 });
+  const incompat = b.u32(SB + 80);
+  const expected = V6.FEATURE_INCOMPAT_CHUNKED_FILE | V6.FEATURE_INCOMPAT_DEVICE_TABLE;
+  p.check(incompat === expected, `feature_incompat 0x${incompat.toString(16)} is not CHUNKED_FILE|DEVICE_TABLE`, { offset: SB + 80 });
+  p.check(b.u16(SB + 84) === 0, "superblock union field must be 0", { offset: SB + 84 });
+  const slotOff = b.u16(SB + 88);
+  if (!p.check(slotOff === V6.DEVT_SLOTOFF, `device table slot offset ${slotOff} is not ${V6.DEVT_SLOTOFF}`, { offset: SB + 88 })) return undefined;
+  const extraDevices = b.u16(SB + 86);
+  const devTableEnd = V6.DEVICE_TABLE_OFFSET + extraDevices * V6.DEVICE_SLOT_SIZE;
+  if (!p.check(devTableEnd <= b.length, `device table of ${extraDevices} slots runs past the end`, { offset: V6.DEVICE_TABLE_OFFSET })) return undefined;
+  return {
+    rootNid: b.u16(SB + 14),
+    buildTime: b.u64(SB + 24),
+    buildTimeNsec: b.u32(SB + 32),
+    metaBase,
+    extraDevices,
+    devTableEnd,
+  };
+}
+
+/** The RAFS extended superblock at 1152: flags, chunk size and where the tables are. */
+function readExtendedSuperblock(b: Bytes, p: Problems, devTableEnd: number) {
+  const flags = b.u32(EXT);
+  const { compressor, digester } = algorithmsFromFlags(flags);
+  p.check(compressor !== undefined, `flags 0x${flags.toString(16)} name no single compressor`, { offset: EXT });
+  p.check(digester !== undefined, `flags 0x${flags.toString(16)} name no single digester`, { offset: EXT });
+  const chunkSize = b.u32(EXT + 20);
+  const validChunkSize = isPowerOfTwo(chunkSize) && chunkSize >= CHUNK_SIZE_MIN && chunkSize <= CHUNK_SIZE_MAX;
+  if (!p.check(validChunkSize, `invalid chunk size ${chunkSize}`, { offset: EXT + 20 })) return undefined;
+  const tables = new TableRanges(b, p, devTableEnd);
+  return {
+    flags,
+    compressor,
+    digester,
+    chunkSize,
+    blobTable: tables.add("blob table", b.u64(EXT + 8), b.u32(EXT + 16), V6.BLOB_TABLE_ENTRY_SIZE, true, EXT + 8),
+    chunkTable: tables.add("chunk table", b.u64(EXT + 24), b.u64(EXT + 32), V6.CHUNK_INFO_SIZE, true, EXT + 24),
+    // Legacy images may carry a size with a zero offset for an empty prefetch list.
+    prefetchTable: b.u64(EXT + 40) === 0 ? undefined : tables.add("prefetch table", b.u64(EXT + 40), b.u32(EXT + 48), 4, false, EXT + 40),
   };
 }
 
