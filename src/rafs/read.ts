@@ -36,9 +36,20 @@ export function lookup(image: RafsImage, path: string): RafsInode {
   return node;
 }
 
+/** Files larger than this are only readable as streams (one typed array cannot hold them everywhere). */
+export const MAX_IN_MEMORY_FILE = 1 << 30;
+/** Holes (v5 sparse files) are streamed as zero blocks of at most this size. */
+const HOLE_PIECE = 1 << 20;
+
 /** The whole content of the regular file at `path`, every chunk verified. */
 export async function readFile(image: RafsImage, path: string, blobs: BlobSet, kernels: RafsKernels): Promise<Uint8Array> {
   const inode = regularFile(image, path);
+  if (inode.size > MAX_IN_MEMORY_FILE) {
+    throw new StrataError("OUTPUT_LIMIT", `${path} has ${inode.size} bytes, more than readFile holds (${MAX_IN_MEMORY_FILE}); use readFileStream`, {
+      path,
+      size: inode.size,
+    });
+  }
   const out = new Uint8Array(inode.size);
   const chunks = inode.chunks ?? [];
   for (let i = 0; i < chunks.length; i++) {
@@ -49,7 +60,7 @@ export async function readFile(image: RafsImage, path: string, blobs: BlobSet, k
   return out;
 }
 
-/** The content of the regular file at `path` as a stream of verified chunks. */
+/** The content of the regular file at `path` as a stream of verified chunks (and zeroed holes). */
 export function readFileStream(image: RafsImage, path: string, blobs: BlobSet, kernels: RafsKernels): ReadableStream<Uint8Array> {
   const inode = regularFile(image, path);
   const chunks = inode.chunks ?? [];
@@ -58,12 +69,17 @@ export function readFileStream(image: RafsImage, path: string, blobs: BlobSet, k
   return new ReadableStream({
     async pull(controller) {
       const chunk = chunks[next];
+      const holeEnd = chunk ? chunk.fileOffset : inode.size;
+      if (position < holeEnd) {
+        const size = Math.min(holeEnd - position, HOLE_PIECE);
+        controller.enqueue(new Uint8Array(size));
+        position += size;
+        return;
+      }
       if (!chunk) {
-        if (position < inode.size) controller.enqueue(new Uint8Array(inode.size - position));
         controller.close();
         return;
       }
-      if (chunk.fileOffset > position) controller.enqueue(new Uint8Array(chunk.fileOffset - position));
       const data = await readChunk(image, chunk, blobs, kernels, { path, chunk: next });
       controller.enqueue(data);
       position = chunk.fileOffset + data.length;

@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { isStrataError, type StrataError } from "../../src/errors.js";
 import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
 import { parseBootstrap, verifyBootstrap } from "../../src/rafs/bootstrap.js";
-import { lookup, readFile, verifyChunks } from "../../src/rafs/read.js";
+import { lookup, MAX_IN_MEMORY_FILE, readFile, verifyChunks } from "../../src/rafs/read.js";
 import { rafsKernels, type TestKernels } from "../helpers/rafs-kernels.js";
 
 const texture = fileURLToPath(new URL("../../../shared/fixtures/nydus/tests/texture/", import.meta.url));
@@ -255,6 +255,13 @@ describe("corrupted chunk data", () => {
       ["/hardlink-test/foo", 0, "DIGEST_MISMATCH", hard.compressedOffset],
       ["/normal-file-test/busybox/1f777dbdd68d1c4d554bc0d20e027bfef9ed2dfe2d8d5f029e958552a0e12475/etc/passwd", 0, "DIGEST_MISMATCH", passwd.compressedOffset],
     ]);
+  });
+
+  it("a file too large to hold in one array is OUTPUT_LIMIT for readFile (streams still work)", async () => {
+    const image = parseBootstrap(V5);
+    lookup(image, "/hardlink-test/foo").size = MAX_IN_MEMORY_FILE + 1;
+    const e = await strataErrorAsync(() => readFile(image, "/hardlink-test/foo", new Map(), kernels));
+    expect(e.code).toBe("OUTPUT_LIMIT");
   });
 
   it("a missing blob is NOT_FOUND; a directory is not readable as a file", async () => {

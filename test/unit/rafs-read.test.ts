@@ -203,6 +203,14 @@ describe.each([
     expect(seen).toEqual(result.md5);
   });
 
+  it("readFileStream yields the same bytes as readFile, holes included", async () => {
+    const blobs = await openV5Blob(image);
+    for (const path of ["/normal-file-test/holefiles/head-hole-1", "/normal-file-test/holefiles/tail-hole-5000", "/hardlink-test/foo"]) {
+      const streamed = new Uint8Array(await new Response(readFileStream(image, path, blobs, kernels)).arrayBuffer());
+      expect(md5(streamed), path).toBe(result.md5.get(path));
+    }
+  });
+
   it("hardlinks are one inode object; inode digests all check out", () => {
     const foo = lookup(image, "/hardlink-test/foo");
     expect(lookup(image, "/hardlink-test/test.sh")).toBe(foo);
