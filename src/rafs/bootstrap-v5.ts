@@ -76,6 +76,7 @@ function readBlobTables(b: Bytes, p: Problems, chunkSize: number, compressor: Bl
 
   const end = offset + size;
   let pos = offset;
+  // Entries are NUL-separated; the table is padded to 8 bytes, so a shorter rest is padding.
   while (end - pos > 8) {
     const start = pos;
     let idEnd = pos + 8;
@@ -83,7 +84,6 @@ function readBlobTables(b: Bytes, p: Problems, chunkSize: number, compressor: Bl
     const blobId = decodeName(b.slice(pos + 8, idEnd - pos - 8));
     p.check(/^[0-9a-f]{64}$/.test(blobId), `blob table entry ${blobs.length} has blob id "${blobId}"`, { offset: start });
     pos = idEnd + 1;
-    // Padding after the last entry is NULs; stop once only padding remains.
     const info: BlobInfo = {
       blobId,
       blobIndex: blobs.length,
@@ -106,7 +106,6 @@ function readBlobTables(b: Bytes, p: Problems, chunkSize: number, compressor: Bl
       }
     }
     blobs.push(info);
-    if (blobs.length > 0xffff) return blobs;
   }
   return blobs;
 }

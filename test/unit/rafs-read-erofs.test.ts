@@ -9,7 +9,9 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, writeFi
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createBLAKE3 } from "hash-wasm";
+import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
+import { isStrataError } from "../../src/errors.js";
 import { makedev, S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK, walk } from "../../src/fs/inode.js";
 import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
 import { parseBootstrap, verifyBootstrap } from "../../src/rafs/bootstrap.js";
@@ -433,5 +435,26 @@ describe("RAFS v6 reader on every inode kind", () => {
       if (inode.chunks || inode.target !== undefined) expect(Number(/Size: (\d+)/.exec(text)![1]), path).toBe(inode.size);
       expect(Number(/Xattr size: (\d+)/.exec(text)![1]), path).toBe(xattrBytes([...modelWalk(tree)].find(([p]) => p === path)![1]).length);
     }
+  });
+});
+
+describe("mutations of the rich v6 image", () => {
+  it("2 000 random mutations: parse is BAD_BOOTSTRAP exactly when verify lists problems", () => {
+    const bytes = built.bootstrap;
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.integer({ min: 1024, max: bytes.length - 1 }), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), (edits) => {
+        const copy = bytes.slice();
+        for (const [at, value] of edits) copy[at] = value;
+        const { problems } = verifyBootstrap(copy);
+        try {
+          parseBootstrap(copy);
+          expect(problems).toEqual([]);
+        } catch (e) {
+          expect(isStrataError(e, "BAD_BOOTSTRAP"), String(e)).toBe(true);
+          expect(problems.length).toBeGreaterThan(0);
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
