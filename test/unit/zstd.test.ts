@@ -128,6 +128,8 @@ const samples: [string, Uint8Array][] = [
   ["binary 300 KiB", binaryBytes(300 * KiB, 2)],
   ["random 200 KiB", randomBytes(200 * KiB, 3)],
   ["repetitive 500 KiB", repetitive(500 * KiB)],
+  ["zeros 300 KiB (RLE blocks)", new Uint8Array(300 * KiB)],
+  ["small alphabet (direct Huffman weights)", randomBytes(6000, 14).map((x) => (x < 128 ? 1 + (x & 1) : x & 15))],
   ["text block-1", textBytes(BLOCK - 1, 4)],
   ["text block", textBytes(BLOCK, 5)],
   ["text block+1", textBytes(BLOCK + 1, 6)],
@@ -222,6 +224,63 @@ describe("zstd decoder vs the zstd CLI", () => {
     const frame = compress(data, "-3");
     const stream = new Blob([frame]).stream().pipeThrough(toTransformStream(await createZstdDecoder(ports)));
     expectBytes(new Uint8Array(await new Response(stream).arrayBuffer()), data);
+  });
+});
+
+/** A frame (128 KiB window, no checksum) of hand-built compressed blocks, the last one flagged. */
+function handBlocks(...blocks: number[][]): Uint8Array {
+  const parts = blocks.map((content, i) => {
+    const header = (content.length << 3) | (2 << 1) | (i === blocks.length - 1 ? 1 : 0);
+    return Uint8Array.of(header & 0xff, (header >> 8) & 0xff, header >> 16, ...content);
+  });
+  return concatBytes(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0x00, 7 << 3), ...parts);
+}
+const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
+// Literals: raw "abcdefgh". Two sequences, all three tables in RLE mode: literal length code 4,
+// offset code 2 (extra bits 0b11: offset value 7, a new offset of 4), match length code 5 (8).
+const rleSequences = [0x40, ...ascii("abcdefgh"), 2, 0x54, 4, 2, 5, 0b0001_1111];
+// No literals; one sequence with literal length 0 and offset value 3: repeat offset 1 minus one.
+const repeatMinusOne = [0x00, 1, 0x54, 0, 1, 0, 0b11];
+// No literals; 32 512 sequences (3-byte count) of length 3 alternating repeat offsets 2 and 1.
+const manySequences = [0x00, 0xff, 0x00, 0x00, 0x54, 0, 0, 0, 0x01];
+// RLE literals only: 20 × "Q" (1-byte header), then 1000 × "R" (2-byte header); no sequences.
+const rleLiterals = [(20 << 3) | 1, 0x51, 0, ((1000 & 15) << 4) | (1 << 2) | 1, 1000 >> 4, 0x52, 0];
+
+describe("zstd decoder on hand-built blocks (vs the zstd CLI)", () => {
+  const cli = (frame: Uint8Array) => new Uint8Array(execFileSync("zstd", ["-dc"], { input: frame }));
+
+  it("RLE table modes, new and repeat offsets, rep1 - 1", () => {
+    const frame = handBlocks(rleSequences, repeatMinusOne);
+    const expected = new TextEncoder().encode("abcdabcdabcdefghefghefgh" + "fgh");
+    expectBytes(cli(frame), expected);
+    expectBytes(transformAll(decoder, frame), expected);
+  });
+
+  it("a 3-byte sequence count and sequences without extra bits", () => {
+    const frame = handBlocks(rleSequences, manySequences);
+    const ours = transformAll(decoder, frame);
+    expect(ours.length).toBe(24 + 32512 * 3);
+    expectBytes(ours, cli(frame));
+  });
+
+  it("RLE literals and blocks without sequences", () => {
+    const frame = handBlocks(rleLiterals.slice(0, 3), rleLiterals.slice(3));
+    const expected = new TextEncoder().encode("Q".repeat(20) + "R".repeat(1000));
+    expectBytes(cli(frame), expected);
+    expectBytes(transformAll(decoder, frame), expected);
+  });
+
+  it("reserved bits in the sequence modes byte are CORRUPT_DATA", () => {
+    const bad = handBlocks([0x00, 1, 0x55, 0, 1, 0, 0b11]);
+    expectError(() => transformAll(decoder, bad), "CORRUPT_DATA");
+    expect(() => cli(bad)).toThrow();
+  });
+
+  it("an offset beyond the decoded history is CORRUPT_DATA", () => {
+    // first block: rep1 - 1 with rep1 = 1 is offset 0
+    expectError(() => transformAll(decoder, handBlocks(repeatMinusOne)), "CORRUPT_DATA");
+    // 32 512 sequences reaching 4 bytes back with nothing decoded yet
+    expectError(() => transformAll(decoder, handBlocks(manySequences)), "CORRUPT_DATA");
   });
 });
 
