@@ -38,8 +38,24 @@ export interface FilesPort {
   stat(path: string): Promise<{ kind: "file" | "dir" | "other"; size: number } | undefined>;
 }
 
+/** A file being written under a temporary name: nothing appears at its path until commit(). */
+export interface PendingFile {
+  write(bytes: Uint8Array): Promise<void>;
+  /** Renames the finished file into place (replacing what was there), at `path` when given (content-addressed names known only at the end). */
+  commit(path?: string): Promise<void>;
+  /** Removes the temporary file; safe to call after a failed write. */
+  abort(): Promise<void>;
+}
+
+/** Write access to local files, for output image layouts. Paths use "/". */
+export interface OutputPort {
+  mkdir(path: string): Promise<void>;
+  create(path: string): Promise<PendingFile>;
+}
+
 export interface Ports {
   wasm: WasmPort;
+  output?: OutputPort;
   sha256?: NativeSha256;
   files?: FilesPort;
 }

@@ -111,6 +111,7 @@ export async function openDockerArchive(files: FilesPort, file: string, options:
     warnings,
     digest: () => sha256Digest(options.kernels, manifestBytes),
     manifest: async () => manifest,
+    rawManifest: async () => manifestBytes,
     rawConfig: async () => rawConfig,
     config: async (): Promise<ImageConfig> => config,
     layers: async () => layers,

@@ -102,6 +102,7 @@ const MANIFEST_TYPES = new Set<string>([MEDIA_TYPES.ociManifest, MEDIA_TYPES.doc
 /** An image described by a manifest in a blob store. */
 export class StoredImage implements Image {
   readonly warnings: string[] = [];
+  private rawManifestP?: Promise<Uint8Array>;
   private manifestP?: Promise<ImageManifest>;
   private rawConfigP?: Promise<Uint8Array>;
   private configP?: Promise<ImageConfig>;
@@ -117,10 +118,12 @@ export class StoredImage implements Image {
     return this.descriptor.digest;
   }
 
+  rawManifest(): Promise<Uint8Array> {
+    return (this.rawManifestP ??= readJsonBlob(this.store, this.kernels, this.descriptor, "manifest"));
+  }
+
   manifest(): Promise<ImageManifest> {
-    return (this.manifestP ??= readJsonBlob(this.store, this.kernels, this.descriptor, "manifest").then((b) =>
-      parseManifest(b, `manifest ${this.descriptor.digest} in ${this.store.name}`),
-    ));
+    return (this.manifestP ??= this.rawManifest().then((b) => parseManifest(b, `manifest ${this.descriptor.digest} in ${this.store.name}`)));
   }
 
   rawConfig(): Promise<Uint8Array> {

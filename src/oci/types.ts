@@ -79,6 +79,8 @@ export interface Image {
   /** Digest of the manifest. */
   digest(): Promise<string>;
   manifest(): Promise<ImageManifest>;
+  /** The manifest as stored (its sha256 is digest()). */
+  rawManifest(): Promise<Uint8Array>;
   /** The config blob as stored (verified). */
   rawConfig(): Promise<Uint8Array>;
   config(): Promise<ImageConfig>;
