@@ -121,6 +121,19 @@ function reference(input: Uint8Array, ours: Uint8Array): Uint8Array | undefined 
   }
 }
 
+/** Decodes `input` pushed in pieces of the given sizes (cycled). */
+function decodeInPieces(input: Uint8Array, sizes: number[]): Uint8Array {
+  const parts: Uint8Array[] = [];
+  decoder.init((bytes) => parts.push(bytes.slice()));
+  for (let at = 0, i = 0; at < input.length; i++) {
+    const n = sizes[i % sizes.length]!;
+    decoder.update(input.subarray(at, at + n));
+    at += n;
+  }
+  decoder.final();
+  return new Uint8Array(Buffer.concat(parts));
+}
+
 let decoder: ByteTransform;
 let chunks: ZstdChunkDecoder;
 beforeAll(async () => {
@@ -137,10 +150,24 @@ describe("zstd decoder under mutation", () => {
       for (let i = 0; i < MUTANTS_PER_BASE; i++) {
         const input = mutate(base, next);
         let ours: Uint8Array | undefined;
+        let streamError: string | undefined;
         try {
           ours = transformAll(decoder, input);
         } catch (e) {
           if (!isStrataError(e)) throw new Error(`mutant ${i}: ${String(e)}`, { cause: e });
+          streamError = e.code;
+        }
+        if (i % 8 === 0) {
+          // Arbitrary pushes reach the same verdict: same bytes, or an error with the same code.
+          const pieces = [1 + (next() % 7), 1 + (next() % 300), 1 + (next() % 5000)];
+          let split: Uint8Array | string;
+          try {
+            split = decodeInPieces(input, pieces);
+          } catch (e) {
+            split = isStrataError(e) ? e.code : String(e);
+          }
+          if (ours) expect(split instanceof Uint8Array && Buffer.compare(split, ours) === 0, `mutant ${i}: pieces differ`).toBe(true);
+          else expect(split, `mutant ${i}: pieces`).toBe(streamError);
         }
         try {
           const chunk = chunks.decompress(input, ours?.length ?? expectedSize);
