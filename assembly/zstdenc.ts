@@ -819,7 +819,7 @@ let litCount: u32 = 0;
 /** Records literals [from, from + litLen) and a match; codes the offset against the repeats. */
 @inline function addSequence(from: usize, litLen: u32, offset: u32, matchLen: u32): void {
   if (litLen > 0) {
-    memory.copy(literals + litCount, from, litLen);
+    copyWild(literals + litCount, from, litLen);
     litCount += litLen;
   }
   let value: u32;
@@ -857,6 +857,26 @@ let litCount: u32 = 0;
   nbSeq++;
 }
 
+/** Copies in 16-byte steps: may write up to 15 bytes past dst + len (the windows have slack). */
+@inline function copyWild(dst: usize, src: usize, len: u32): void {
+  const end = dst + len;
+  do {
+    v128.store(dst, v128.load(src));
+    dst += 16;
+    src += 16;
+  } while (dst < end);
+}
+
+/** Hash of the 8 bytes at p into `log` bits. */
+@inline function hash8(p: usize, log: u32): u32 {
+  return <u32>((load<u64>(p) * 0xcf1bbcdcb7a56463) >> (64 - <u64>log));
+}
+
+/** Hash of the 5 bytes at p into `log` bits (reads 8: callers keep p + 8 within the block). */
+@inline function hash5(p: usize, log: u32): u32 {
+  return <u32>(((load<u64>(p) << 24) * 0xcf1bbcdcb7a56463) >> (64 - <u64>log));
+}
+
 @inline function hash4(p: usize): u32 {
   return (load<u32>(p) * 2654435761) >> (32 - HASH_LOG);
 }
@@ -878,6 +898,10 @@ let litCount: u32 = 0;
 }
 
 // Search parameters of the current level.
+const STRATEGY_FAST: u32 = 0;
+const STRATEGY_DOUBLE: u32 = 1;
+const STRATEGY_LAZY: u32 = 2;
+let strategy: u32 = STRATEGY_LAZY;
 let searchDepth: u32 = 1;
 let lazyDepth: u32 = 0;
 /** Next position to insert into the hash chains. */
@@ -958,17 +982,18 @@ function parseLazy(src: usize, blockStart: u32, blockEnd: u32): u32 {
       offset = bestOffset;
       pos++;
     }
-    // Extend backwards over pending literals.
-    while (pos > anchor && pos > offset && load<u8>(src + pos - 1) == load<u8>(src + pos - 1 - offset)) {
-      pos--;
-      len++;
-    }
+    pos = extendBackwards(src, pos, anchor, offset);
+    len += backwardsBy;
     addSequence(src + anchor, pos - anchor, offset, len);
     pos += len;
     anchor = pos;
   }
   return anchor;
 }
+
+const FAST_HASH_LOG: u32 = 14;
+const LONG_HASH_LOG: u32 = 17;
+const SHORT_HASH_LOG: u32 = 16;
 
 /** Greedy single-probe parser (fastest level): skips ahead faster through unmatched data. */
 function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
@@ -981,30 +1006,104 @@ function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
     const ip = src + pos;
     let len: u32 = 0;
     let offset: u32 = 0;
+    const slot = hashTable + (<usize>hash5(ip, FAST_HASH_LOG) << 2);
+    const candidate = load<u32>(slot);
+    store<u32>(slot, pos + 1);
     if (pos > anchor && pos >= rep0 && load<u32>(ip) == load<u32>(ip - rep0)) {
       offset = rep0;
       len = commonLength(ip, ip - rep0, limit);
-    }
-    const slot = hashTable + (<usize>hash4(ip) << 2);
-    const candidate = load<u32>(slot);
-    store<u32>(slot, pos + 1);
-    if (len == 0 && candidate > 0 && load<u32>(src + candidate - 1) == load<u32>(ip)) {
+    } else if (candidate > 0 && load<u32>(src + candidate - 1) == load<u32>(ip)) {
       offset = pos - (candidate - 1);
       len = commonLength(ip, src + candidate - 1, limit);
     }
     if (len < MIN_MATCH) {
-      pos += 1 + (misses++ >> 6);
+      pos += 1 + (misses++ >> 5);
       continue;
     }
     misses = 0;
-    while (pos > anchor && pos > offset && load<u8>(src + pos - 1) == load<u8>(src + pos - 1 - offset)) {
-      pos--;
-      len++;
-    }
+    pos = extendBackwards(src, pos, anchor, offset);
+    len += backwardsBy;
     addSequence(src + anchor, pos - anchor, offset, len);
     pos += len;
     anchor = pos;
-    if (pos - 2 < last) store<u32>(hashTable + (<usize>hash4(src + pos - 2) << 2), pos - 1);
+    if (pos - 2 < last) store<u32>(hashTable + (<usize>hash5(src + pos - 2, FAST_HASH_LOG) << 2), pos - 1);
+  }
+  return anchor;
+}
+
+/** How far the last extendBackwards moved. */
+let backwardsBy: u32 = 0;
+
+/** Moves a match at pos (of `offset`) back over equal pending literals; returns the new start. */
+@inline function extendBackwards(src: usize, pos: u32, anchor: u32, offset: u32): u32 {
+  const start = pos;
+  while (pos > anchor && pos > offset && load<u8>(src + pos - 1) == load<u8>(src + pos - 1 - offset)) pos--;
+  backwardsBy = start - pos;
+  return pos;
+}
+
+/**
+ * Greedy parser over two hash tables (long: 8-byte, short: 5-byte keys), preferring long
+ * candidates and probing one byte ahead for a long match before taking a short one.
+ */
+function parseDouble(src: usize, blockStart: u32, blockEnd: u32): u32 {
+  const limit = src + blockEnd;
+  let anchor = blockStart;
+  let pos = blockStart;
+  const last = blockEnd >= 8 ? blockEnd - 8 : 0;
+  const longTable = hashTable;
+  const shortTable = chainTable;
+  while (pos < last) {
+    const ip = src + pos;
+    const longSlot = longTable + (<usize>hash8(ip, LONG_HASH_LOG) << 2);
+    const shortSlot = shortTable + (<usize>hash5(ip, SHORT_HASH_LOG) << 2);
+    const longCandidate = load<u32>(longSlot);
+    const shortCandidate = load<u32>(shortSlot);
+    store<u32>(longSlot, pos + 1);
+    store<u32>(shortSlot, pos + 1);
+    let len: u32 = 0;
+    let offset: u32 = 0;
+    if (pos > anchor && pos >= rep0 && load<u32>(ip) == load<u32>(ip - rep0)) {
+      offset = rep0;
+      len = commonLength(ip, ip - rep0, limit);
+    } else if (longCandidate > 0 && load<u64>(src + longCandidate - 1) == load<u64>(ip)) {
+      offset = pos - (longCandidate - 1);
+      len = commonLength(ip, src + longCandidate - 1, limit);
+    } else if (shortCandidate > 0 && ((load<u64>(src + shortCandidate - 1) ^ load<u64>(ip)) << 24) == 0) {
+      // Short candidates must share 5 bytes: 4-byte matches far back rarely pay for themselves.
+      if (pos + 1 < last) {
+        const nextSlot = longTable + (<usize>hash8(ip + 1, LONG_HASH_LOG) << 2);
+        const next = load<u32>(nextSlot);
+        store<u32>(nextSlot, pos + 2);
+        if (next > 0 && load<u64>(src + next - 1) == load<u64>(ip + 1)) {
+          pos++;
+          offset = pos - (next - 1);
+          len = commonLength(ip + 1, src + next - 1, limit);
+        }
+      }
+      if (len == 0) {
+        offset = pos - (shortCandidate - 1);
+        len = commonLength(ip, src + shortCandidate - 1, limit);
+      }
+    }
+    if (len < MIN_MATCH) {
+      pos += 1 + ((pos - anchor) >> 8);
+      continue;
+    }
+    pos = extendBackwards(src, pos, anchor, offset);
+    len += backwardsBy;
+    addSequence(src + anchor, pos - anchor, offset, len);
+    const start = pos;
+    pos += len;
+    anchor = pos;
+    // Index two positions inside the match so later data can refer back into it.
+    if (pos + 8 <= blockEnd) {
+      for (let p = start + 2; p < pos; p = p + 2 > pos - 2 ? pos : pos - 2) {
+        if (p + 8 > blockEnd) break;
+        store<u32>(longTable + (<usize>hash8(src + p, LONG_HASH_LOG) << 2), p + 1);
+        store<u32>(shortTable + (<usize>hash5(src + p, SHORT_HASH_LOG) << 2), p + 1);
+      }
+    }
   }
   return anchor;
 }
@@ -1020,7 +1119,8 @@ function writeBlock(op: usize, start: u32, end: u32, lastBlock: bool): usize {
   nbSeq = 0;
   litCount = 0;
   const src = inputWindow;
-  const anchor = lazyDepth == 0 && searchDepth == 1 ? parseFast(src, start, end) : parseLazy(src, start, end);
+  const anchor =
+    strategy == STRATEGY_FAST ? parseFast(src, start, end) : strategy == STRATEGY_DOUBLE ? parseDouble(src, start, end) : parseLazy(src, start, end);
   const tail = end - anchor;
   memory.copy(literals + litCount, src + anchor, tail);
   litCount += tail;
@@ -1051,13 +1151,18 @@ function writeBlock(op: usize, start: u32, end: u32, lastBlock: bool): usize {
 export function compress(len: u32, level: i32, checksum: bool): i32 {
   if (len > MAX_INPUT || level < 1 || level > MAX_LEVEL) return ERR_ARGUMENT;
   if (level == 1) {
-    searchDepth = 1;
-    lazyDepth = 0;
+    strategy = STRATEGY_FAST;
+    memory.fill(hashTable, 0, 4 << FAST_HASH_LOG);
+  } else if (level <= 3) {
+    strategy = STRATEGY_DOUBLE;
+    memory.fill(hashTable, 0, 4 << LONG_HASH_LOG);
+    memory.fill(chainTable, 0, 4 << SHORT_HASH_LOG);
   } else {
-    searchDepth = level <= 2 ? 4 : <u32>1 << (<u32>level);
-    lazyDepth = level <= 2 ? 0 : level <= 5 ? 1 : 2;
+    strategy = STRATEGY_LAZY;
+    searchDepth = <u32>1 << (<u32>level - 1);
+    lazyDepth = level <= 5 ? 1 : 2;
+    memory.fill(hashTable, 0, 4 << HASH_LOG);
   }
-  memory.fill(hashTable, 0, 4 << HASH_LOG);
   nextToUpdate = 0;
   rep0 = 1;
   rep1 = 4;

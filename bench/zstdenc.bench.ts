@@ -1,0 +1,64 @@
+// zstd compression of 1 MiB chunks: strata's wasm encoder vs @bokuweb/zstd-wasm (the reference C
+// library compiled to wasm) at comparable levels, with the compressed size as ratio.
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { gunzipSync } from "node:zlib";
+import { compress as zstdWasmCompress, init as zstdWasmInit } from "@bokuweb/zstd-wasm";
+import { createZstdEncoder } from "../src/kernels/zstdenc.js";
+import { ports } from "../test/helpers/kernels.js";
+import type { BenchCase } from "./harness.js";
+
+const MiB = 1 << 20;
+const CHUNKS = 8;
+
+/** 8 MiB of a real layer tar when the corpus exists, else a generated text + binary + random mix. */
+function corpus(): { data: Uint8Array; source: string } {
+  const blobs = "/tmp/corpus/images/base/blobs/sha256";
+  if (existsSync(blobs)) {
+    const largest = readdirSync(blobs)
+      .map((f) => join(blobs, f))
+      .sort((a, b) => statSync(b).size - statSync(a).size)[0];
+    if (largest) {
+      const tar = gunzipSync(readFileSync(largest));
+      if (tar.length >= CHUNKS * MiB) return { data: new Uint8Array(tar.buffer, tar.byteOffset, CHUNKS * MiB), source: "base layer tar" };
+    }
+  }
+  const data = new Uint8Array(CHUNKS * MiB);
+  const words = new TextEncoder().encode("usr lib share bin etc the of and config layer image 0123456789 {}:;\n");
+  let x = 1;
+  for (let i = 0; i < data.length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    const kind = (i >> 16) % 3; // 64 KiB of text, of binary-like bytes, of random bytes
+    data[i] = kind === 0 ? words[(x >>> 16) % words.length]! : kind === 1 ? (x >>> 24 < 96 ? 0 : (x >>> 27) * (i & 3)) : x >>> 24;
+  }
+  return { data, source: "generated mix" };
+}
+
+export default async function zstdencBench(): Promise<BenchCase[]> {
+  const { data, source } = corpus();
+  const chunks = Array.from({ length: CHUNKS }, (_, i) => data.subarray(i * MiB, (i + 1) * MiB));
+  await zstdWasmInit();
+  const cases: BenchCase[] = [];
+  for (const level of [1, 3, 6]) {
+    const strata = await createZstdEncoder(ports, { level });
+    const bench = `zstd compress 1MiB chunks level ${level} (${source})`;
+    const size = (compress: (c: Uint8Array) => number) => chunks.reduce((n, c) => n + compress(c), 0);
+    cases.push(
+      {
+        bench,
+        impl: "strata",
+        bytes: data.length,
+        run: () => chunks.forEach((c) => strata.compress(c)),
+        extra: () => ({ ratio: (data.length / size((c) => strata.compress(c)?.length ?? c.length)).toFixed(3) }),
+      },
+      {
+        bench,
+        impl: "@bokuweb/zstd-wasm",
+        bytes: data.length,
+        run: () => chunks.forEach((c) => zstdWasmCompress(c, level)),
+        extra: () => ({ ratio: (data.length / size((c) => zstdWasmCompress(c, level).length)).toFixed(3) }),
+      },
+    );
+  }
+  return cases;
+}
