@@ -74,7 +74,7 @@ export default async function zstdBench(): Promise<BenchCase[]> {
   const chunkBytes = chunks.length * MiB;
 
   const whole = `zstd decompress ${source} (${(compressed.length / MiB).toFixed(1)} MiB -> ${(size / MiB).toFixed(1)} MiB)`;
-  const perChunk = `zstd decompress 1MiB chunks (${source}, zstd -3)`;
+  const perChunk = `zstd decompress 1MiB chunks, each zstd -3 (${source} content)`;
   return [
     {
       bench: whole,
