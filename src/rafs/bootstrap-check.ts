@@ -50,6 +50,36 @@ export class Problems {
   }
 }
 
+/**
+ * Who uses each slot of the bootstrap: the superblocks, a table, an inode record (with its
+ * xattrs, inline data, chunk addresses or records) or a directory block. Overlaps are corruption,
+ * and refusing them keeps a walk linear in the bootstrap size however hostile the image.
+ */
+export class SlotOwners {
+  private readonly owner: Int32Array;
+  private readonly names = new Map<number, string>();
+
+  constructor(
+    size: number,
+    private readonly slot: number,
+  ) {
+    this.owner = new Int32Array(Math.ceil(size / slot));
+  }
+
+  /** Claims [start, end) for `id` (non-zero); the name of the first other owner met, if any. */
+  claim(start: number, end: number, id: number, name: string): string | undefined {
+    this.names.set(id, name);
+    const last = Math.min(Math.ceil(end / this.slot), this.owner.length);
+    // Slots are marked as they are scanned, so every slot is scanned at most once overall.
+    for (let i = Math.floor(start / this.slot); i < last; i++) {
+      const other = this.owner[i]!;
+      if (other !== 0 && other !== id) return this.names.get(other);
+      this.owner[i] = id;
+    }
+    return undefined;
+  }
+}
+
 /** Little-endian reads from the bootstrap; callers check ranges with `has` first. */
 export class Bytes {
   readonly view: DataView;

@@ -8,7 +8,7 @@ import type { Hasher } from "../kernels/kernel.js";
 import { walk } from "../fs/inode.js";
 import { CHUNK_SIZE_MAX, CHUNK_SIZE_MIN, V5 } from "./layout.js";
 import type { BlobInfo, RafsImage, RafsInode } from "./types.js";
-import { algorithmsFromFlags, Bytes, compareBytes, decodeChunkInfo, decodeName, isPowerOfTwo, Problems } from "./bootstrap-check.js";
+import { algorithmsFromFlags, Bytes, compareBytes, decodeChunkInfo, decodeName, isPowerOfTwo, Problems, SlotOwners } from "./bootstrap-check.js";
 import { kindOf } from "../fs/inode.js";
 
 const { ALIGNMENT: ALIGN, EXT_BLOB_ENTRY_SIZE } = V5;
@@ -117,6 +117,8 @@ class TreeBuilder {
   private readonly offsets = new Map<number, number>();
   private readonly hardlinks = new Map<number, RafsInode>();
 
+  private readonly owners: SlotOwners;
+
   constructor(
     private readonly b: Bytes,
     private readonly p: Problems,
@@ -124,13 +126,23 @@ class TreeBuilder {
     private readonly entries: number,
     private readonly chunkSize: number,
     private readonly blobCount: number,
-  ) {}
+  ) {
+    this.owners = new SlotOwners(b.length, ALIGN);
+    this.owners.claim(0, V5.SUPERBLOCK_SIZE, -1, "the superblock");
+    this.owners.claim(tableOffset, tableOffset + entries * 4, -2, "the inode table");
+  }
 
   build(): RafsInode | undefined {
     const root = this.readInode(1, "/", 0);
     if (root && !root.entries) return this.p.add("root inode is not a directory", { path: "/" }) || undefined;
     if (root) this.readChildren(root, 1, "/");
     return root;
+  }
+
+  /** Marks [start, end) as part of inode `index`'s record; false (a problem) if it overlaps another. */
+  private claim(index: number, start: number, end: number, path: string): boolean {
+    const overlap = this.owners.claim(start, end, index, `inode ${index} (${path})`);
+    return this.p.check(overlap === undefined, `inode record overlaps ${overlap}`, { path, offset: start });
   }
 
   /** Offset of the inode at table index `index` (1-based), or undefined. */
@@ -166,6 +178,7 @@ class TreeBuilder {
     pos += align8(nameSize);
     const targetBytes = b.slice(pos, symlinkSize);
     pos += align8(symlinkSize);
+    if (!this.claim(index, offset, pos, path)) return undefined;
 
     // Hardlinks are separate records sharing an inode number (the HARDLINK flag is not reliably set).
     const shared = kind !== "dir" ? this.hardlinks.get(ino) : undefined;
@@ -188,7 +201,7 @@ class TreeBuilder {
 
     if (inodeFlags & V5.INODE_XATTR) {
       const size = this.readXattrs(inode, pos, path);
-      if (size === undefined) return undefined;
+      if (size === undefined || !this.claim(index, pos, pos + size, path)) return undefined;
       pos += size;
     }
     const childCount = b.u32(offset + 96);
@@ -206,6 +219,7 @@ class TreeBuilder {
         const holes = (inodeFlags & V5.INODE_HAS_HOLE) !== 0;
         p.check(holes || childCount === expected, `file has ${childCount} chunks, its size needs ${expected}`, where);
         if (!p.check(b.has(pos, childCount * V5.CHUNK_INFO_SIZE), `${childCount} chunk records run past the end`, where)) return undefined;
+        if (!this.claim(index, pos, pos + childCount * V5.CHUNK_INFO_SIZE, path)) return undefined;
         inode.chunks = [];
         for (let i = 0; i < childCount; i++) {
           const at = pos + i * V5.CHUNK_INFO_SIZE;

@@ -17,6 +17,7 @@ import {
   digesterName,
   isPowerOfTwo,
   Problems,
+  SlotOwners,
 } from "./bootstrap-check.js";
 import { kindOf, type InodeKind } from "../fs/inode.js";
 
@@ -62,7 +63,7 @@ export function readBootstrapV6(bytes: Uint8Array, problems: Problems): RafsImag
   readDeviceTable(b, p, sb.extraDevices, blobs);
   const chunks = readChunkTable(b, p, ext.chunkTable, blobs.length);
 
-  const owners = new SlotOwners(b.length);
+  const owners = new SlotOwners(b.length, V6.INODE_SLOT_SIZE);
   owners.claim(0, sb.devTableEnd, -1, "the superblocks and device table");
   if (ext.blobTable) owners.claim(ext.blobTable.offset, ext.blobTable.offset + ext.blobTable.size, -2, "the blob table");
   if (ext.chunkTable) owners.claim(ext.chunkTable.offset, ext.chunkTable.offset + ext.chunkTable.size, -3, "the chunk table");
@@ -258,33 +259,6 @@ function readChunkTable(b: Bytes, p: Problems, table: Range | undefined, blobCou
     chunks.set(key, chunk);
   }
   return chunks;
-}
-
-/**
- * Who uses each 32-byte slot of the bootstrap: the superblock area, a table, an inode (with its
- * xattrs, inline data or chunk addresses) or a directory block. Overlaps are corruption, and
- * refusing them keeps the walk linear in the bootstrap size however hostile the image.
- */
-class SlotOwners {
-  private readonly owner: Int32Array;
-  private readonly names = new Map<number, string>();
-
-  constructor(size: number) {
-    this.owner = new Int32Array(Math.ceil(size / 32));
-  }
-
-  /** Claims [start, end) for `id` (non-zero); the name of the first other owner met, if any. */
-  claim(start: number, end: number, id: number, name: string): string | undefined {
-    this.names.set(id, name);
-    const last = Math.min(Math.ceil(end / 32), this.owner.length);
-    // Slots are marked as they are scanned, so every slot is scanned at most once overall.
-    for (let slot = Math.floor(start / 32); slot < last; slot++) {
-      const other = this.owner[slot]!;
-      if (other !== 0 && other !== id) return this.names.get(other);
-      this.owner[slot] = id;
-    }
-    return undefined;
-  }
 }
 
 interface TreeSettings {

@@ -171,6 +171,17 @@ describe("corrupted RAFS v5 bootstraps", () => {
     expect(strataError(() => parseBootstrap(bytes)).code).toBe("BAD_BOOTSTRAP");
   });
 
+  it("chunk records that run into the next inode are reported as an overlap", () => {
+    const bytes = V5.slice();
+    const view = new DataView(bytes.buffer);
+    const table = Number(view.getBigUint64(32, true));
+    const foo = view.getUint32(table + 4 * 4, true) * 8; // inode index 5: /hardlink-test/foo, 1 chunk
+    view.setUint32(foo + 96, 3, true);
+    const messages = verifyBootstrap(bytes).problems.map((p) => p.message);
+    expect(messages).toContain("file has 3 chunks, its size needs 1");
+    expect(messages.some((m) => /inode record overlaps inode 5 \(\/hardlink-test\/foo\)/.test(m))).toBe(true);
+  });
+
   it("1 000 random mutations: parse is BAD_BOOTSTRAP exactly when verify lists problems", () => {
     const hot = fc.oneof(fc.integer({ min: 0, max: 127 }), fc.integer({ min: 8192, max: V5.length - 1 }));
     fc.assert(
