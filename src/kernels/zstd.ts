@@ -71,6 +71,9 @@ export async function createZstdDecoder(
   const maxWindow = options.maxWindow ?? DEFAULT_MAX_WINDOW;
   const maxOutput = options.maxOutput ?? Number.POSITIVE_INFINITY;
   checkWindow(maxWindow);
+  if (!(maxOutput >= 0)) {
+    throw new StrataError("INVALID_ARGUMENT", `zstd: maxOutput ${maxOutput} is not a size`, { maxOutput });
+  }
   const kernel: WasmInstance<ZstdExports> = await instantiateKernel<ZstdExports>(ports.wasm, "zstd");
   const k = kernel.exports;
   let sink: Sink | undefined;

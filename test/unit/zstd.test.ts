@@ -390,6 +390,7 @@ describe("zstd decoder errors", () => {
     const fresh = await createZstdDecoder(ports);
     expectError(() => fresh.update(frame), "KERNEL_STATE");
     await expect(createZstdDecoder(ports, { maxWindow: 5 })).rejects.toThrow(StrataError);
+    await expect(createZstdDecoder(ports, { maxOutput: -1 })).rejects.toThrow(StrataError);
     expectError(() => chunks.decompress(frame, -1), "INVALID_ARGUMENT");
   });
 
