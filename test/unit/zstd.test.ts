@@ -169,6 +169,23 @@ describe("zstd decoder vs the zstd CLI", () => {
     }
   });
 
+  it("memory stays bounded by the window, not the content size", async () => {
+    const data = binaryBytes(48 * MiB, 40);
+    const frame = compress(data, "-1", "--zstd=wlog=20"); // 1 MiB window, no content size
+    const fresh = await createZstdDecoder(ports);
+    let memory = 0;
+    let at = 0;
+    let same = true;
+    fresh.init((bytes) => {
+      memory = Math.max(memory, bytes.buffer.byteLength); // views over the kernel's memory
+      same &&= firstDifference(bytes, data.subarray(at, at + bytes.length)) === -1;
+      at += bytes.length;
+    });
+    fresh.update(frame).final();
+    expect(same && at === data.length).toBe(true);
+    expect(memory).toBeLessThan(8 * MiB);
+  });
+
   it("long-distance matches in a 128 MiB window (--long=27)", async () => {
     const half = randomBytes(12 * MiB, 14);
     const data = concatBytes(half, textBytes(MiB, 15), half);
