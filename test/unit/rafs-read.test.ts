@@ -10,6 +10,7 @@ import { fileURLToPath } from "node:url";
 import { createBLAKE3 } from "hash-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { walk } from "../../src/fs/inode.js";
+import { tarHeader } from "../../src/tar/writer.js";
 import { bytesSource, openBlob, type NydusBlob } from "../../src/rafs/blob-reader.js";
 import { bootstrapVersion, checkV5Digests, parseBootstrap, verifyBootstrap } from "../../src/rafs/bootstrap.js";
 import { lookup, readFile, readFileStream } from "../../src/rafs/read.js";
@@ -132,6 +133,50 @@ describe("RAFS v6 bootstrap rafs-v6-2.2.boot", () => {
     expect(cut.toc).toBeUndefined();
     expect(cut.table).toEqual(full.table);
     const lib = await readFile(image, "/lib.rs", new Map([[info.blobId, cut]]), kernels);
+    expect(sha256(lib).startsWith("1810eba8")).toBe(true);
+  });
+
+  it("a blob whose compression table uses 24-byte v2 entries reads the same", async () => {
+    // Rebuild the fixture blob's metadata: same chunks, v2 table (CHUNK_INFO_V2), a fresh ToC.
+    const info = image.blobs[0]!;
+    const original = await openBlob(bytesSource(readFileSync(V6_BLOB)), { info });
+    const data = readFileSync(V6_BLOB).subarray(0, 7802);
+    const table = new Uint8Array(24 * original.table!.length);
+    const tv = new DataView(table.buffer);
+    original.table!.forEach((c, i) => {
+      tv.setBigUint64(i * 24, BigInt(c.uncompressedOffset / 4096) | (BigInt(c.uncompressedSize - 1) << 32n) | (1n << 56n), true);
+      tv.setBigUint64(i * 24 + 8, BigInt(c.compressedOffset) | (BigInt(c.compressedSize) << 40n), true);
+    });
+    const header = new Uint8Array(4096);
+    const hv = new DataView(header.buffer);
+    hv.setUint32(0, 0xb10bb10b, true);
+    hv.setUint32(4, 0x4 | 0x1, true); // CHUNK_INFO_V2 | ALIGNED
+    hv.setUint32(12, original.table!.length, true);
+    hv.setBigUint64(32, BigInt(table.length), true);
+    hv.setUint32(4092, 0xb10bb10b, true);
+    const sections: [string, Uint8Array][] = [["blob.meta", table], ["blob.meta.header", header]];
+    const parts: Uint8Array[] = [data];
+    let at = data.length;
+    const toc = new Uint8Array(128 * (sections.length + 1));
+    const toc64 = new DataView(toc.buffer);
+    const entry = (i: number, name: string, offset: number, size: number) => {
+      toc64.setUint32(i * 128, 1, true);
+      toc.set(new TextEncoder().encode(name), i * 128 + 8);
+      toc.set(createHash("sha256").update(i === 0 ? data : sections[i - 1]![1]).digest(), i * 128 + 24);
+      toc64.setBigUint64(i * 128 + 56, BigInt(offset), true);
+      toc64.setBigUint64(i * 128 + 64, BigInt(size), true);
+      toc64.setBigUint64(i * 128 + 72, BigInt(size), true);
+    };
+    entry(0, "image.blob", data.length, data.length);
+    sections.forEach(([name, bytes], i) => {
+      entry(i + 1, name, at, bytes.length);
+      parts.push(bytes);
+      at += bytes.length;
+    });
+    parts.push(toc, tarHeader({ path: "rafs.blob.toc", type: "file", size: toc.length }));
+    const blob = await openBlob(bytesSource(Buffer.concat(parts)), { info: { ...info, meta: { ...info.meta, tocSize: 0 } }, sha256: kernels.hasher("sha256") });
+    expect(blob.table).toEqual(original.table);
+    const lib = await readFile(image, "/lib.rs", new Map([[info.blobId, blob]]), kernels);
     expect(sha256(lib).startsWith("1810eba8")).toBe(true);
   });
 
