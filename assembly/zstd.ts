@@ -969,12 +969,14 @@ function huffman4(src: usize, len: u32, dst: usize, n: u32): i32 {
 // ---------------------------------------------------------------------------------------------
 // Sequences
 
-/**
- * Selects or builds the table for one sequence field from its 2-bit mode; returns bytes used or
- * -1. Sets tableOut/logOut.
- */
+// Results of sequenceTable besides its return value.
 let tableOut: usize = 0;
 let logOut: u32 = 0;
+
+/**
+ * Selects or builds the table for one sequence field from its 2-bit mode (predefined, RLE,
+ * FSE-compressed, repeat) into tableOut/logOut; returns the description's size in bytes or -1.
+ */
 function sequenceTable(
   mode: u32,
   src: usize,
