@@ -65,6 +65,7 @@ const ofCodes = reserve(MAX_SEQUENCES);
 
 // Entropy scratch.
 const histogram = reserve(4 * 256);
+const histogram4 = reserve(4 * 4 * 256);
 const normCounts = reserve(2 * 256);
 const fseStateTable = reserve(2 << 12); // u16 per cell: encoder next states
 const fseSymbolTT = reserve(8 * 256); // per symbol: deltaFindState i32, deltaNbBits u32
@@ -77,7 +78,7 @@ const llTT = reserve(8 * 64);
 const mlTT = reserve(8 * 64);
 const ofTT = reserve(8 * 64);
 const hufLength = reserve(256);
-const hufCode = reserve(2 * 256);
+const hufEntry = reserve(4 * 256); // code | length << 16
 const hufNodeCount = reserve(4 * 512);
 const hufNodeParent = reserve(2 * 512);
 const hufSorted = reserve(2 * 256);
@@ -449,7 +450,7 @@ function buildHuffman(maxSymbol: u32): u32 {
     let code = codeStart;
     for (let s: u32 = 0; s <= maxSymbol; s++) {
       if (<u32>load<u8>(hufLength + s) == len) {
-        store<u16>(hufCode + (s << 1), <u16>code);
+        store<u32>(hufEntry + (s << 2), code | (len << 16));
         code++;
       }
     }
@@ -460,23 +461,34 @@ function buildHuffman(maxSymbol: u32): u32 {
 
 /** Encodes literals [src, src + len) as one Huffman stream at op; returns the end address. */
 function huffmanStream(op: usize, src: usize, len: usize): usize {
-  bitsStart(op);
+  // The bit state lives in locals here: this loop runs once per literal.
+  let acc: u64 = 0;
+  let count: u64 = 0;
+  let out = op;
   let p = src + len;
   // Backwards, so that decoders reading the stream from its end meet the first literal first.
   while (p >= src + 4) {
     for (let k = 0; k < 4; k++) {
       p--;
-      const s = <usize>load<u8>(p);
-      bitsAdd(<u32>load<u16>(hufCode + (s << 1)), load<u8>(hufLength + s));
+      const entry = load<u32>(hufEntry + (<usize>load<u8>(p) << 2));
+      acc |= <u64>(entry & 0xffff) << count;
+      count += <u64>(entry >> 16);
     }
-    bitsFlush();
+    store<u64>(out, acc);
+    out += <usize>(count >> 3);
+    acc >>= count & ~7;
+    count &= 7;
   }
   while (p > src) {
     p--;
-    const s = <usize>load<u8>(p);
-    bitsAdd(<u32>load<u16>(hufCode + (s << 1)), load<u8>(hufLength + s));
+    const entry = load<u32>(hufEntry + (<usize>load<u8>(p) << 2));
+    acc |= <u64>(entry & 0xffff) << count;
+    count += <u64>(entry >> 16);
   }
-  return bitsClose();
+  acc |= <u64>1 << count; // end mark
+  count++;
+  store<u64>(out, acc);
+  return out + <usize>((count + 7) >> 3);
 }
 
 /**
@@ -550,12 +562,8 @@ function writeFseWeights(op: usize, count: u32): usize {
 /** Writes the literals section for `len` literals; returns the end address. */
 function writeLiterals(op: usize, len: u32): usize {
   if (len >= 64) {
-    memory.fill(histogram, 0, 4 * 256);
+    literalHistogram(len);
     let maxSymbol: u32 = 0;
-    for (let i: u32 = 0; i < len; i++) {
-      const slot = histogram + (<usize>load<u8>(literals + i) << 2);
-      store<u32>(slot, load<u32>(slot) + 1);
-    }
     let distinct: u32 = 0;
     for (let s: u32 = 0; s < 256; s++) {
       if (load<u32>(histogram + (s << 2)) != 0) {
@@ -575,6 +583,33 @@ function writeLiterals(op: usize, len: u32): usize {
   const header = writeLiteralsHeader(op, 0, len);
   memory.copy(header, literals, len);
   return header + len;
+}
+
+/**
+ * Counts the literals into histogram, through four interleaved tables so that runs of equal
+ * bytes do not serialize on one counter.
+ */
+function literalHistogram(len: u32): void {
+  memory.fill(histogram4, 0, 4 * 4 * 256);
+  let i: u32 = 0;
+  for (; i + 4 <= len; i += 4) {
+    const v = load<u32>(literals + i);
+    const a = histogram4 + ((<usize>v & 0xff) << 2);
+    store<u32>(a, load<u32>(a) + 1);
+    const b = histogram4 + 1024 + ((<usize>(v >> 8) & 0xff) << 2);
+    store<u32>(b, load<u32>(b) + 1);
+    const c = histogram4 + 2048 + ((<usize>(v >> 16) & 0xff) << 2);
+    store<u32>(c, load<u32>(c) + 1);
+    const d = histogram4 + 3072 + (<usize>(v >> 24) << 2);
+    store<u32>(d, load<u32>(d) + 1);
+  }
+  for (; i < len; i++) {
+    const a = histogram4 + (<usize>load<u8>(literals + i) << 2);
+    store<u32>(a, load<u32>(a) + 1);
+  }
+  for (let s: usize = 0; s < 1024; s += 4) {
+    store<u32>(histogram + s, load<u32>(histogram4 + s) + load<u32>(histogram4 + 1024 + s) + load<u32>(histogram4 + 2048 + s) + load<u32>(histogram4 + 3072 + s));
+  }
 }
 
 /** Raw (type 0) or RLE (type 1) literals header. */
@@ -775,36 +810,84 @@ function writeSequences(op: usize, nbSeq: u32): usize {
   const ofLog = (off >> 16) & 0xff;
   const mlLog = (ml >> 16) & 0xff;
 
-  bitsStart(op);
+  return encodeSequences(op, llLog, ofLog, mlLog);
+}
+
+/**
+ * The sequences bitstream: states and extra bits in the reverse of the order decoders read them
+ * (they read LL, OF, ML states first, then per sequence OF, ML, LL extra bits and LL, ML, OF
+ * state updates). The bit state lives in locals: this loop runs once per sequence.
+ */
+function encodeSequences(op: usize, llLog: u32, ofLog: u32, mlLog: u32): usize {
+  let acc: u64 = 0;
+  let count: u64 = 0;
+  let out = op;
   const last = nbSeq - 1;
   let llState = fseInitState(llCTable, llTT, load<u8>(llCodes + last));
   let ofState = fseInitState(ofCTable, ofTT, load<u8>(ofCodes + last));
   let mlState = fseInitState(mlCTable, mlTT, load<u8>(mlCodes + last));
-  writeExtraBits(last);
-  for (let i = <i32>last - 1; i >= 0; i--) {
+  let i = <i32>last;
+  while (true) {
     const k = <u32>i;
-    ofState = fseEncode(ofState, ofCTable, ofTT, load<u8>(ofCodes + k));
-    mlState = fseEncode(mlState, mlCTable, mlTT, load<u8>(mlCodes + k));
-    bitsFlush();
-    llState = fseEncode(llState, llCTable, llTT, load<u8>(llCodes + k));
-    writeExtraBits(k);
+    // Extra bits of sequence k: LL, ML, then offset.
+    const llc = <u32>load<u8>(llCodes + k);
+    const mlc = <u32>load<u8>(mlCodes + k);
+    const ofc = <u32>load<u8>(ofCodes + k);
+    const llBitCount = <u64>llBits(llc);
+    const mlBitCount = <u64>mlBits(mlc);
+    acc |= (<u64>(load<u32>(seqLitLen + (k << 2)) - llBase(llc)) & ((<u64>1 << llBitCount) - 1)) << count;
+    count += llBitCount;
+    acc |= (<u64>(load<u32>(seqMatchLen + (k << 2)) - 3 - mlBase(mlc)) & ((<u64>1 << mlBitCount) - 1)) << count;
+    count += mlBitCount;
+    store<u64>(out, acc);
+    out += <usize>(count >> 3);
+    acc >>= count & ~7;
+    count &= 7;
+    // The offset code gives the top bit; the rest follow.
+    acc |= (<u64>load<u32>(seqOffValue + (k << 2)) & ((<u64>1 << <u64>ofc) - 1)) << count;
+    count += <u64>ofc;
+    store<u64>(out, acc);
+    out += <usize>(count >> 3);
+    acc >>= count & ~7;
+    count &= 7;
+    if (--i < 0) break;
+    // State transitions into sequence i + 1, coding sequence i's symbols: OF, ML, LL.
+    const j = <u32>i;
+    let tt = ofTT + (<usize>load<u8>(ofCodes + j) << 3);
+    let nb = (ofState + load<u32>(tt, 4)) >> 16;
+    acc |= <u64>(ofState & ((1 << nb) - 1)) << count;
+    count += <u64>nb;
+    ofState = load<u16>(ofCTable + (<usize>((ofState >> nb) + <u32>load<i32>(tt)) << 1));
+    tt = mlTT + (<usize>load<u8>(mlCodes + j) << 3);
+    nb = (mlState + load<u32>(tt, 4)) >> 16;
+    acc |= <u64>(mlState & ((1 << nb) - 1)) << count;
+    count += <u64>nb;
+    mlState = load<u16>(mlCTable + (<usize>((mlState >> nb) + <u32>load<i32>(tt)) << 1));
+    tt = llTT + (<usize>load<u8>(llCodes + j) << 3);
+    nb = (llState + load<u32>(tt, 4)) >> 16;
+    acc |= <u64>(llState & ((1 << nb) - 1)) << count;
+    count += <u64>nb;
+    llState = load<u16>(llCTable + (<usize>((llState >> nb) + <u32>load<i32>(tt)) << 1));
+    store<u64>(out, acc);
+    out += <usize>(count >> 3);
+    acc >>= count & ~7;
+    count &= 7;
   }
-  fseFlushState(mlState, mlLog);
-  fseFlushState(ofState, ofLog);
-  fseFlushState(llState, llLog);
-  return bitsClose();
-}
-
-/** Extra bits of sequence i, in the order decoders read them backwards: LL, ML, then offset. */
-@inline function writeExtraBits(i: u32): void {
-  const llc = <u32>load<u8>(llCodes + i);
-  const mlc = <u32>load<u8>(mlCodes + i);
-  const ofc = <u32>load<u8>(ofCodes + i);
-  bitsAdd(load<u32>(seqLitLen + (i << 2)) - llBase(llc), llBits(llc));
-  bitsAdd(load<u32>(seqMatchLen + (i << 2)) - 3 - mlBase(mlc), mlBits(mlc));
-  bitsFlush();
-  bitsAdd(load<u32>(seqOffValue + (i << 2)), ofc); // the top bit is implied by the code
-  bitsFlush();
+  // Final states, ML then OF then LL, and the end mark.
+  acc |= <u64>(mlState & ((1 << mlLog) - 1)) << count;
+  count += <u64>mlLog;
+  acc |= <u64>(ofState & ((1 << ofLog) - 1)) << count;
+  count += <u64>ofLog;
+  store<u64>(out, acc);
+  out += <usize>(count >> 3);
+  acc >>= count & ~7;
+  count &= 7;
+  acc |= <u64>(llState & ((1 << llLog) - 1)) << count;
+  count += <u64>llLog;
+  acc |= <u64>1 << count;
+  count++;
+  store<u64>(out, acc);
+  return out + <usize>((count + 7) >> 3);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -992,8 +1075,11 @@ function parseLazy(src: usize, blockStart: u32, blockEnd: u32): u32 {
 }
 
 const FAST_HASH_LOG: u32 = 14;
-const LONG_HASH_LOG: u32 = 17;
-const SHORT_HASH_LOG: u32 = 16;
+const LONG_HASH_LOG_MAX: u32 = 17;
+// Double-hash parameters of the current level.
+let longLog: u32 = LONG_HASH_LOG_MAX;
+let shortLog: u32 = 16;
+let skipShift: u32 = 8;
 
 /** Greedy single-probe parser (fastest level): skips ahead faster through unmatched data. */
 function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
@@ -1001,6 +1087,7 @@ function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
   let anchor = blockStart;
   let pos = blockStart;
   const last = blockEnd >= 8 ? blockEnd - 8 : 0;
+  let repeat = rep0; // kept in a local: read at every position
   let misses: u32 = 0;
   while (pos < last) {
     const ip = src + pos;
@@ -1009,9 +1096,9 @@ function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
     const slot = hashTable + (<usize>hash5(ip, FAST_HASH_LOG) << 2);
     const candidate = load<u32>(slot);
     store<u32>(slot, pos + 1);
-    if (pos > anchor && pos >= rep0 && load<u32>(ip) == load<u32>(ip - rep0)) {
-      offset = rep0;
-      len = commonLength(ip, ip - rep0, limit);
+    if (pos > anchor && pos >= repeat && load<u32>(ip) == load<u32>(ip - repeat)) {
+      offset = repeat;
+      len = commonLength(ip, ip - repeat, limit);
     } else if (candidate > 0 && load<u32>(src + candidate - 1) == load<u32>(ip)) {
       offset = pos - (candidate - 1);
       len = commonLength(ip, src + candidate - 1, limit);
@@ -1024,6 +1111,7 @@ function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
     pos = extendBackwards(src, pos, anchor, offset);
     len += backwardsBy;
     addSequence(src + anchor, pos - anchor, offset, len);
+    repeat = rep0;
     pos += len;
     anchor = pos;
     if (pos - 2 < last) store<u32>(hashTable + (<usize>hash5(src + pos - 2, FAST_HASH_LOG) << 2), pos - 1);
@@ -1051,28 +1139,29 @@ function parseDouble(src: usize, blockStart: u32, blockEnd: u32): u32 {
   let anchor = blockStart;
   let pos = blockStart;
   const last = blockEnd >= 8 ? blockEnd - 8 : 0;
+  let repeat = rep0; // kept in a local: read at every position
   const longTable = hashTable;
   const shortTable = chainTable;
   while (pos < last) {
     const ip = src + pos;
-    const longSlot = longTable + (<usize>hash8(ip, LONG_HASH_LOG) << 2);
-    const shortSlot = shortTable + (<usize>hash5(ip, SHORT_HASH_LOG) << 2);
+    const longSlot = longTable + (<usize>hash8(ip, longLog) << 2);
+    const shortSlot = shortTable + (<usize>hash5(ip, shortLog) << 2);
     const longCandidate = load<u32>(longSlot);
     const shortCandidate = load<u32>(shortSlot);
     store<u32>(longSlot, pos + 1);
     store<u32>(shortSlot, pos + 1);
     let len: u32 = 0;
     let offset: u32 = 0;
-    if (pos > anchor && pos >= rep0 && load<u32>(ip) == load<u32>(ip - rep0)) {
-      offset = rep0;
-      len = commonLength(ip, ip - rep0, limit);
+    if (pos > anchor && pos >= repeat && load<u32>(ip) == load<u32>(ip - repeat)) {
+      offset = repeat;
+      len = commonLength(ip, ip - repeat, limit);
     } else if (longCandidate > 0 && load<u64>(src + longCandidate - 1) == load<u64>(ip)) {
       offset = pos - (longCandidate - 1);
       len = commonLength(ip, src + longCandidate - 1, limit);
     } else if (shortCandidate > 0 && ((load<u64>(src + shortCandidate - 1) ^ load<u64>(ip)) << 24) == 0) {
       // Short candidates must share 5 bytes: 4-byte matches far back rarely pay for themselves.
       if (pos + 1 < last) {
-        const nextSlot = longTable + (<usize>hash8(ip + 1, LONG_HASH_LOG) << 2);
+        const nextSlot = longTable + (<usize>hash8(ip + 1, longLog) << 2);
         const next = load<u32>(nextSlot);
         store<u32>(nextSlot, pos + 2);
         if (next > 0 && load<u64>(src + next - 1) == load<u64>(ip + 1)) {
@@ -1087,12 +1176,13 @@ function parseDouble(src: usize, blockStart: u32, blockEnd: u32): u32 {
       }
     }
     if (len < MIN_MATCH) {
-      pos += 1 + ((pos - anchor) >> 8);
+      pos += 1 + ((pos - anchor) >> skipShift);
       continue;
     }
     pos = extendBackwards(src, pos, anchor, offset);
     len += backwardsBy;
     addSequence(src + anchor, pos - anchor, offset, len);
+    repeat = rep0;
     const start = pos;
     pos += len;
     anchor = pos;
@@ -1100,8 +1190,8 @@ function parseDouble(src: usize, blockStart: u32, blockEnd: u32): u32 {
     if (pos + 8 <= blockEnd) {
       for (let p = start + 2; p < pos; p = p + 2 > pos - 2 ? pos : pos - 2) {
         if (p + 8 > blockEnd) break;
-        store<u32>(longTable + (<usize>hash8(src + p, LONG_HASH_LOG) << 2), p + 1);
-        store<u32>(shortTable + (<usize>hash5(src + p, SHORT_HASH_LOG) << 2), p + 1);
+        store<u32>(longTable + (<usize>hash8(src + p, longLog) << 2), p + 1);
+        store<u32>(shortTable + (<usize>hash5(src + p, shortLog) << 2), p + 1);
       }
     }
   }
@@ -1155,8 +1245,11 @@ export function compress(len: u32, level: i32, checksum: bool): i32 {
     memory.fill(hashTable, 0, 4 << FAST_HASH_LOG);
   } else if (level <= 3) {
     strategy = STRATEGY_DOUBLE;
-    memory.fill(hashTable, 0, 4 << LONG_HASH_LOG);
-    memory.fill(chainTable, 0, 4 << SHORT_HASH_LOG);
+    longLog = level == 2 ? 16 : 17;
+    shortLog = level == 2 ? 14 : 16;
+    skipShift = level == 2 ? 6 : 8;
+    memory.fill(hashTable, 0, 4 << longLog);
+    memory.fill(chainTable, 0, 4 << shortLog);
   } else {
     strategy = STRATEGY_LAZY;
     searchDepth = <u32>1 << (<u32>level - 1);
