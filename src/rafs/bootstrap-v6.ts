@@ -4,7 +4,8 @@
  * each structural problem goes to a `Problems` collector, which throws BAD_BOOTSTRAP when parsing
  * and lists every problem when verifying.
  */
-import { EROFS_BLOCK_BITS, EROFS_BLOCK_SIZE, FileType, V6, CHUNK_SIZE_MAX, CHUNK_SIZE_MIN, MAX_CHUNKS_PER_BLOB, XattrIndex } from "./layout.js";
+import { StrataError } from "../errors.js";
+import { EROFS_BLOCK_BITS, EROFS_BLOCK_SIZE, FileType, RafsFlags, V6, CHUNK_SIZE_MAX, CHUNK_SIZE_MIN, MAX_CHUNKS_PER_BLOB, XattrIndex } from "./layout.js";
 import type { BlobInfo, ChunkInfo, RafsImage, RafsInode } from "./types.js";
 import {
   algorithmsFromFlags,
@@ -95,10 +96,13 @@ export function readBootstrapV6(bytes: Uint8Array, problems: Problems): RafsImag
 function readSuperblock(b: Bytes, p: Problems) {
   if (!p.check(b.length >= V6.DEVICE_TABLE_OFFSET, `bootstrap of ${b.length} bytes is too short for a RAFS v6 superblock`, { offset: 0 })) return undefined;
   if (!p.check(b.u32(SB) === V6.MAGIC, `bad EROFS magic 0x${b.u32(SB).toString(16)}`, { offset: SB })) return undefined;
+  // Checked before any problem is reported, so parse and verify agree on what is unsupported.
+  if (b.u8(SB + 12) === 9) throw new StrataError("UNSUPPORTED", "RAFS v6 with 512-byte blocks (tarfs images) is not supported", { offset: SB + 12 });
+  if (b.u32(EXT) & RafsFlags.TARTFS_MODE) throw new StrataError("UNSUPPORTED", "RAFS v6 in tarfs mode is not supported", { offset: EXT });
   p.check(b.length % BLOCK === 0, `bootstrap size ${b.length} is not a multiple of ${BLOCK}`, { offset: b.length });
   p.check(b.u32(SB + 4) === 0, "superblock checksum must be 0 in RAFS v6", { offset: SB + 4 });
   p.check((b.u32(SB + 8) & V6.FEATURE_COMPAT_RAFS_V6) !== 0, "feature_compat lacks the RAFS v6 bit", { offset: SB + 8 });
-  if (!p.check(b.u8(SB + 12) === EROFS_BLOCK_BITS, `block size bits ${b.u8(SB + 12)} (only 12 is supported)`, { offset: SB + 12 })) return undefined;
+  if (!p.check(b.u8(SB + 12) === EROFS_BLOCK_BITS, `block size bits ${b.u8(SB + 12)} are neither 12 nor 9`, { offset: SB + 12 })) return undefined;
   p.check(b.u8(SB + 13) === 0, "extended superblock slots must be 0", { offset: SB + 13 });
   p.check(b.u64(SB + 16) > 0, "superblock inode count is 0", { offset: SB + 16 });
   const metaBase = b.u32(SB + 40) * BLOCK;

@@ -19,12 +19,15 @@ export function bootstrapVersion(bytes: Uint8Array): 5 | 6 | undefined {
   return undefined;
 }
 
-/** Parses a RAFS v5 or v6 bootstrap. */
+/** Parses a RAFS v5 or v6 bootstrap: BAD_BOOTSTRAP naming the first problem, UNSUPPORTED for tarfs images. */
 export function parseBootstrap(bytes: Uint8Array): RafsImage {
   return read(bytes, new Problems(false))!;
 }
 
-/** Every structural problem of a bootstrap, and the image when its superblocks are usable. */
+/**
+ * Every structural problem of a bootstrap, and the image when its superblocks are usable.
+ * Throws only UNSUPPORTED (tarfs images), never for a malformed bootstrap.
+ */
 export function verifyBootstrap(bytes: Uint8Array): { image?: RafsImage; problems: BootstrapProblem[] } {
   const problems = new Problems(true);
   const image = read(bytes, problems);

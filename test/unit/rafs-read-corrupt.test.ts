@@ -47,7 +47,15 @@ async function strataErrorAsync(f: () => Promise<unknown>): Promise<StrataError>
 
 /** parse and verify must agree: parse throws BAD_BOOTSTRAP exactly when verify finds problems. */
 function checkConsistent(bytes: Uint8Array): void {
-  const { problems } = verifyBootstrap(bytes);
+  let problems;
+  try {
+    problems = verifyBootstrap(bytes).problems;
+  } catch (e) {
+    // Mutations can turn the image into a tarfs one: both entry points then say so.
+    expect(isStrataError(e, "UNSUPPORTED"), String(e)).toBe(true);
+    expect(strataError(() => parseBootstrap(bytes)).code).toBe("UNSUPPORTED");
+    return;
+  }
   let error: unknown;
   try {
     parseBootstrap(bytes);
@@ -145,6 +153,15 @@ describe("corrupted RAFS v6 bootstraps", () => {
     expect(problems.find((p) => p.path === "/lib.rs")).toBeDefined();
     // The good file is still read.
     expect(image!.root.entries!.get("sync_io.rs")!.chunks).toHaveLength(1);
+  });
+
+  it("tarfs images (512-byte blocks, TARTFS_MODE) are UNSUPPORTED, not BAD_BOOTSTRAP", () => {
+    const small = V6.slice();
+    small[1024 + 12] = 9;
+    expect(strataError(() => parseBootstrap(small)).code).toBe("UNSUPPORTED");
+    const tarfs = V6.slice();
+    tarfs[1152 + 1] |= 0x2; // flags |= TARTFS_MODE (0x200)
+    expect(strataError(() => verifyBootstrap(tarfs)).code).toBe("UNSUPPORTED");
   });
 
   it("a non-RAFS input is BAD_BOOTSTRAP", () => {
