@@ -223,6 +223,7 @@ function readBlobTable(b: Bytes, p: Problems, table: Range | undefined, chunkSiz
         metaDigest: b.data.slice(off + 168, off + 200),
         metaSize: b.u64(off + 200),
       },
+      cipherAlgorithm: b.u32(off + 216),
     });
   }
   return blobs;

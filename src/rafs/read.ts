@@ -115,7 +115,7 @@ export async function readChunk(
   const info = image.blobs[chunk.blobIndex];
   if (!info) throw new StrataError("BAD_BOOTSTRAP", `${where.path}: chunk ${where.chunk} names blob ${chunk.blobIndex}, not in the blob table`, { ...where });
   const details = { ...where, blobId: info.blobId, offset: chunk.compressedOffset };
-  if (chunk.flags & (ChunkFlags.ENCRYPTED | ChunkFlags.BATCH)) {
+  if (chunk.flags & (ChunkFlags.ENCRYPTED | ChunkFlags.BATCH) || info.cipherAlgorithm) {
     throw new StrataError("UNSUPPORTED", `${where.path}: chunk ${where.chunk} is encrypted or batched`, details);
   }
   const blob = typeof blobs === "function" ? await blobs(info) : blobs.get(info.blobId);

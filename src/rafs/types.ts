@@ -44,6 +44,8 @@ export interface BlobInfo {
     metaDigest?: Uint8Array;
     metaSize?: number;
   };
+  /** RAFS v6: the blob's cipher algorithm, 0 = none (encrypted blobs are not readable here). */
+  cipherAlgorithm?: number;
 }
 
 /** A regular file in a RAFS tree carries its chunks in file order. */

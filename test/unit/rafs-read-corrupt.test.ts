@@ -292,6 +292,14 @@ describe("corrupted chunk data", () => {
     expect(e.code).toBe("OUTPUT_LIMIT");
   });
 
+  it("an encrypted blob is UNSUPPORTED", async () => {
+    const bytes = V6.slice();
+    bytes[0x1000 + 216] = 1; // blob table entry 0: cipher_algo = aes128xts
+    const image = parseBootstrap(bytes);
+    expect(image.blobs[0]!.cipherAlgorithm).toBe(1);
+    expect((await strataErrorAsync(() => readFile(image, "/lib.rs", new Map(), kernels))).code).toBe("UNSUPPORTED");
+  });
+
   it("a missing blob is NOT_FOUND; a directory is not readable as a file", async () => {
     const image = parseBootstrap(V6);
     expect((await strataErrorAsync(() => readFile(image, "/lib.rs", new Map(), kernels))).code).toBe("NOT_FOUND");
