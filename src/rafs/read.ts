@@ -127,8 +127,9 @@ export async function readChunk(
     // v5 blob entries inherit the image compressor; v6 entries name their own.
     const compressor = info.compressor;
     if (compressor === "gzip") throw new StrataError("UNSUPPORTED", `${where.path}: gzip chunks (blob ${info.blobId}) are not supported`, details);
+    const codec = kernels.codec(compressor);
     try {
-      data = kernels.codec(compressor).decompress(stored, chunk.uncompressedSize).slice();
+      data = codec.decompress(stored, chunk.uncompressedSize).slice();
     } catch (e) {
       // Bytes that do not decode are content that does not match the chunk's digest (a flipped
       // frame-header bit can even look like an unsupported feature).
@@ -147,11 +148,12 @@ export async function readChunk(
     data = stored.slice();
   }
 
-  const digest = kernels.hasher(image.digester).digest(data);
+  // v5 blob entries inherit the image digester; v6 entries name their own.
+  const digest = kernels.hasher(info.digester).digest(data);
   if (!sameBytes(digest, chunk.digest)) {
     throw new StrataError(
       "DIGEST_MISMATCH",
-      `${where.path}: chunk ${where.chunk} of blob ${info.blobId} at offset ${chunk.compressedOffset} does not match its ${image.digester} digest`,
+      `${where.path}: chunk ${where.chunk} of blob ${info.blobId} at offset ${chunk.compressedOffset} does not match its ${info.digester} digest`,
       details,
     );
   }
