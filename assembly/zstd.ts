@@ -281,6 +281,8 @@ function emit(): i32 {
 export function run(): i32 {
   while (true) {
     if (state == ST_FRAME) {
+      // The previous frame's tail goes out before anything that follows it can fail.
+      if (!chunkMode && emitStart < pos) return emit();
       if (available() < 4) return needInput();
       unitOffset = consumed;
       const magic = load<u32>(inPos);
@@ -292,7 +294,6 @@ export function run(): i32 {
         continue;
       }
       if (magic != MAGIC) return ERR_MAGIC;
-      if (!chunkMode && emitStart < pos) return emit(); // the previous frame's tail
       const r = frameHeader();
       if (r != 1) return r;
       state = ST_BLOCK;

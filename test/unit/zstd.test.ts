@@ -1,6 +1,8 @@
 // Differential tests of the zstd decoder against the zstd CLI and fzstd: frames from many levels
 // and options, pushed in random pieces, plus hand-built frames for every rejection path.
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
 import fc from "fast-check";
 import { decompress as fzstd } from "fzstd";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -301,6 +303,26 @@ describe("zstd decoder on hand-built blocks (vs the zstd CLI)", () => {
   });
 });
 
+describe("zstd chunks of a real Nydus blob", () => {
+  // tests/texture/blobs/be7d77ee...: two zstd chunks, lib.rs (16931 B, sha256 1810eba8...) and
+  // sync_io.rs (13400 B, sha256 e629ab26...), then the blob's tar-framed metadata sections.
+  const blob = new URL("../../../shared/fixtures/nydus/tests/texture/blobs/be7d77eeb719f70884758d1aa800ed0fb09d701aaec469964e9d54325f0d5fef", import.meta.url);
+  it.skipIf(!existsSync(blob))("decode to the files the bootstrap records", () => {
+    const bytes = new Uint8Array(readFileSync(blob));
+    const files: [number, number, number, string][] = [
+      [0, 4828, 16931, "1810eba8"],
+      [4828, 7802, 13400, "e629ab26"],
+    ];
+    for (const [start, end, size, sha256] of files) {
+      const chunk = bytes.subarray(start, end);
+      const decoded = chunks.decompress(chunk, size);
+      expect(createHash("sha256").update(decoded).digest("hex").startsWith(sha256)).toBe(true);
+      expectBytes(decoded, zstdCli(["-dc"], chunk));
+      expectBytes(transformAll(decoder, chunk), decoded);
+    }
+  });
+});
+
 describe("zstd decoder errors", () => {
   const data = textBytes(300 * KiB, 30);
   const frame = compress(data, "-3", "--check");
@@ -385,9 +407,13 @@ describe("zstd decoder errors", () => {
     expectError(() => transformAll(decoder, Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 0x20, 5, (4 << 3) | 1, 0, 0, 1, 2, 3, 4)), "CORRUPT_DATA");
   });
 
-  it("bad magic and trailing garbage are CORRUPT_DATA", () => {
+  it("bad magic and trailing garbage are CORRUPT_DATA, after the good frames' output", () => {
     expectError(() => transformAll(decoder, Uint8Array.of(1, 2, 3, 4, 5)), "CORRUPT_DATA");
-    expectError(() => transformAll(decoder, concatBytes(frame, Uint8Array.of(0, 0, 0, 0))), "CORRUPT_DATA");
+    const parts: Uint8Array[] = [];
+    decoder.init((bytes) => parts.push(bytes.slice()));
+    const e = expectError(() => decoder.update(concatBytes(frame, Uint8Array.of(0, 0, 0, 0))), "CORRUPT_DATA");
+    expect(e.details.offset).toBe(frame.length);
+    expectBytes(concatBytes(...parts), data);
   });
 
   it("maxOutput is enforced with OUTPUT_LIMIT", async () => {
