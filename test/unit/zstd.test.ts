@@ -2,7 +2,8 @@
 // and options, pushed in random pieces, plus hand-built frames for every rejection path.
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import fc from "fast-check";
 import { decompress as fzstd } from "fzstd";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -320,6 +321,39 @@ describe("zstd chunks of a real Nydus blob", () => {
       expectBytes(decoded, zstdCli(["-dc"], chunk));
       expectBytes(transformAll(decoder, chunk), decoded);
     }
+  });
+});
+
+describe("zstd layers of real OCI images", () => {
+  // Every tar+zstd layer must decode, in random pushes, to the tar whose sha256 the config lists.
+  const corpus = "/tmp/corpus/images";
+  const images = existsSync(corpus) ? readdirSync(corpus).filter((name) => name.endsWith("-zstd")) : [];
+  it.skipIf(images.length === 0)("decode to their diff_ids (skipped without /tmp/corpus)", async () => {
+    const blob = (image: string, digest: string) => readFileSync(join(corpus, image, "blobs", ...digest.split(":")));
+    const json = (image: string, digest: string) => JSON.parse(blob(image, digest).toString("utf8"));
+    const noise = randomBytes(4096, 50);
+    const streaming = await createZstdDecoder(ports);
+    let layers = 0;
+    for (const image of images) {
+      const index = JSON.parse(readFileSync(join(corpus, image, "index.json"), "utf8"));
+      const manifest = json(image, index.manifests[0].digest);
+      const diffIds: string[] = json(image, manifest.config.digest).rootfs.diff_ids;
+      manifest.layers.forEach((layer: { mediaType: string; digest: string }, i: number) => {
+        if (!layer.mediaType.endsWith("+zstd")) return;
+        const hash = createHash("sha256");
+        const compressed = blob(image, layer.digest);
+        streaming.init((bytes) => hash.update(bytes));
+        for (let at = 0, k = 0; at < compressed.length; k++) {
+          const n = 1 + ((noise[k % noise.length]! << 10) | noise[(k + 1) % noise.length]!);
+          streaming.update(compressed.subarray(at, at + n));
+          at += n;
+        }
+        streaming.final();
+        expect(`sha256:${hash.digest("hex")}`, `${image} layer ${i}`).toBe(diffIds[i]);
+        layers++;
+      });
+    }
+    expect(layers).toBeGreaterThan(0);
   });
 });
 
