@@ -5,7 +5,7 @@
  * the bootstrap (image.boot). Older blobs have no ToC: their chunks are found through the
  * bootstrap's chunk records alone.
  */
-import { StrataError } from "../errors.js";
+import { isStrataError, StrataError } from "../errors.js";
 import type { RandomAccessSource } from "../tar/bytes.js";
 import type { ChunkCodec, Hasher } from "../kernels/kernel.js";
 import { BLOB_META_HEADER_SIZE, BLOB_META_MAGIC, BlobFeatures, BlobSection, CHUNK_INFO_V1_SIZE, CHUNK_INFO_V2_SIZE, type CompressorName, TAR_HEADER_SIZE, TOC_ENTRY_SIZE, TocFlags } from "./layout.js";
@@ -81,6 +81,18 @@ export async function openBlob(bytes: BlobBytes, options: BlobOpenOptions = {}):
     return data;
   };
 
+  /** Decompresses blob metadata; bytes that do not decode make the blob malformed. */
+  const decompress = (compressor: CompressorName, data: Uint8Array, size: number, what: string): Uint8Array => {
+    if (!options.codec) fail(`${what} is ${compressor}-compressed and no codec was given`);
+    const codec = options.codec!(compressor);
+    try {
+      return codec.decompress(data, size).slice();
+    } catch (e) {
+      if (isStrataError(e) && !["CORRUPT_DATA", "TRUNCATED", "CHECKSUM_MISMATCH", "TRAILING_DATA"].includes(e.code)) throw e;
+      return fail(`${what} does not decompress: ${(e as Error).message}`);
+    }
+  };
+
   const toc = await readToc(bytes.size, read, fail);
   if (toc) await checkTocDigest(bytes.size, toc.length, read, options, id);
   const sections = new Map(toc?.map((e) => [e.name, e]));
@@ -91,8 +103,7 @@ export async function openBlob(bytes: BlobBytes, options: BlobOpenOptions = {}):
     const stored = await read(entry.compressedOffset, entry.compressedSize);
     let data = stored;
     if (entry.compressor !== "none") {
-      if (!options.codec) fail(`section ${name} is ${entry.compressor}-compressed and no codec was given`);
-      data = options.codec!(entry.compressor).decompress(stored, entry.uncompressedSize).slice();
+      data = decompress(entry.compressor, stored, entry.uncompressedSize, `section ${name}`);
     } else if (stored.length !== entry.uncompressedSize) {
       fail(`section ${name} stored size ${stored.length} differs from its size ${entry.uncompressedSize}`);
     }
@@ -102,7 +113,7 @@ export async function openBlob(bytes: BlobBytes, options: BlobOpenOptions = {}):
     return data;
   };
 
-  const table = await readCompressionTable(section, read, bytes.size, options, fail);
+  const table = await readCompressionTable(section, read, bytes.size, options.info, decompress, fail);
   const digestBytes = await section(BlobSection.DIGEST);
   if (digestBytes && table && digestBytes.length !== table.length * 32) {
     fail(`blob.digest holds ${digestBytes.length} bytes for ${table.length} chunks`);
@@ -227,12 +238,13 @@ async function readCompressionTable(
   section: (name: string) => Promise<Uint8Array | undefined>,
   read: Read,
   size: number,
-  options: BlobOpenOptions,
+  info: BlobInfo | undefined,
+  decompress: (compressor: CompressorName, data: Uint8Array, size: number, what: string) => Uint8Array,
   fail: Fail,
 ): Promise<BlobChunk[] | undefined> {
   let table = await section(BlobSection.META);
   let header = await section(BlobSection.META_HEADER);
-  const meta = options.info?.meta;
+  const meta = info?.meta;
   if (!table && meta && meta.compressedSize > 0 && meta.offset + meta.compressedSize + BLOB_META_HEADER_SIZE <= size) {
     header = await read(meta.offset + meta.compressedSize, BLOB_META_HEADER_SIZE);
     if (new DataView(header.buffer, header.byteOffset, 4).getUint32(0, true) !== BLOB_META_MAGIC) return undefined;
@@ -252,12 +264,12 @@ async function readCompressionTable(
   if (ciCompressor !== 0 && table.length !== uncompressedSize) {
     // The table itself is compressed (ci_compressor); the ToC entry was stored raw.
     const name: CompressorName | undefined = ciCompressor === 1 ? "lz4_block" : ciCompressor === 3 ? "zstd" : undefined;
-    if (!name || !options.codec) fail(`compression table compressor ${ciCompressor} is not supported here`);
-    table = options.codec!(name!).decompress(table, uncompressedSize).slice();
+    if (!name) fail(`compression table compressor ${ciCompressor} is unknown`);
+    table = decompress(name!, table, uncompressedSize, "compression table");
   }
   if (count * entrySize > table.length) fail(`compression table holds ${table.length} bytes for ${count} entries of ${entrySize}`);
   if (features & (BlobFeatures.ZRAN | BlobFeatures.BATCH | BlobFeatures.ENCRYPTED)) {
-    throw new StrataError("UNSUPPORTED", `blob ${options.info?.blobId ?? ""}: zran, batch and encrypted blobs are not supported`, { features });
+    throw new StrataError("UNSUPPORTED", `blob ${info?.blobId ?? ""}: zran, batch and encrypted blobs are not supported`, { features });
   }
   const v = new DataView(table.buffer, table.byteOffset, table.byteLength);
   const chunks: BlobChunk[] = [];

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createBLAKE3 } from "hash-wasm";
 import { beforeAll, describe, expect, it } from "vitest";
+import { isStrataError } from "../../src/errors.js";
 import { walk } from "../../src/fs/inode.js";
 import { tarHeader } from "../../src/tar/writer.js";
 import { bytesSource, openBlob, type NydusBlob } from "../../src/rafs/blob-reader.js";
@@ -136,8 +137,8 @@ describe("RAFS v6 bootstrap rafs-v6-2.2.boot", () => {
     expect(sha256(lib).startsWith("1810eba8")).toBe(true);
   });
 
-  it("a blob whose compression table uses 24-byte v2 entries reads the same", async () => {
-    // Rebuild the fixture blob's metadata: same chunks, v2 table (CHUNK_INFO_V2), a fresh ToC.
+  /** The fixture blob's chunks with rebuilt metadata: a v2 compression table and a fresh ToC. */
+  async function rebuiltBlob(zstdSections: boolean): Promise<Uint8Array> {
     const info = image.blobs[0]!;
     const original = await openBlob(bytesSource(readFileSync(V6_BLOB)), { info });
     const data = readFileSync(V6_BLOB).subarray(0, 7802);
@@ -158,26 +159,45 @@ describe("RAFS v6 bootstrap rafs-v6-2.2.boot", () => {
     const parts: Uint8Array[] = [data];
     let at = data.length;
     const toc = new Uint8Array(128 * (sections.length + 1));
-    const toc64 = new DataView(toc.buffer);
-    const entry = (i: number, name: string, offset: number, size: number) => {
-      toc64.setUint32(i * 128, 1, true);
+    const tocView = new DataView(toc.buffer);
+    const entry = (i: number, name: string, content: Uint8Array, offset: number, stored: number, flags: number) => {
+      tocView.setUint32(i * 128, flags, true);
       toc.set(new TextEncoder().encode(name), i * 128 + 8);
-      toc.set(createHash("sha256").update(i === 0 ? data : sections[i - 1]![1]).digest(), i * 128 + 24);
-      toc64.setBigUint64(i * 128 + 56, BigInt(offset), true);
-      toc64.setBigUint64(i * 128 + 64, BigInt(size), true);
-      toc64.setBigUint64(i * 128 + 72, BigInt(size), true);
+      toc.set(createHash("sha256").update(content).digest(), i * 128 + 24);
+      tocView.setBigUint64(i * 128 + 56, BigInt(offset), true);
+      tocView.setBigUint64(i * 128 + 64, BigInt(stored), true);
+      tocView.setBigUint64(i * 128 + 72, BigInt(content.length), true);
     };
-    entry(0, "image.blob", data.length, data.length);
-    sections.forEach(([name, bytes], i) => {
-      entry(i + 1, name, at, bytes.length);
-      parts.push(bytes);
-      at += bytes.length;
+    entry(0, "image.blob", data, data.length, data.length, 1);
+    sections.forEach(([name, content], i) => {
+      const stored = zstdSections ? new Uint8Array(execFileSync("zstd", ["-c", "-q"], { input: content })) : content;
+      entry(i + 1, name, content, at, stored.length, zstdSections ? 2 : 1);
+      parts.push(stored);
+      at += stored.length;
     });
     parts.push(toc, tarHeader({ path: "rafs.blob.toc", type: "file", size: toc.length }));
-    const blob = await openBlob(bytesSource(Buffer.concat(parts)), { info: { ...info, meta: { ...info.meta, tocSize: 0 } }, sha256: kernels.hasher("sha256") });
+    return Buffer.concat(parts);
+  }
+
+  it.each([
+    ["stored raw", false],
+    ["zstd-compressed in the ToC", true],
+  ])("a blob with a v2 (24-byte) compression table, %s, reads the same", async (_name, zstdSections) => {
+    const info = { ...image.blobs[0]!, meta: { ...image.blobs[0]!.meta, tocSize: 0 } };
+    const original = await openBlob(bytesSource(readFileSync(V6_BLOB)), { info });
+    const bytes = await rebuiltBlob(zstdSections);
+    const blob = await openBlob(bytesSource(bytes), { info, sha256: kernels.hasher("sha256"), codec: kernels.codec });
     expect(blob.table).toEqual(original.table);
     const lib = await readFile(image, "/lib.rs", new Map([[info.blobId, blob]]), kernels);
     expect(sha256(lib).startsWith("1810eba8")).toBe(true);
+    if (zstdSections) {
+      // A compressed section that no longer decodes makes the blob malformed.
+      const meta = blob.toc!.find((e) => e.name === "blob.meta")!;
+      const broken = bytes.slice();
+      broken[meta.compressedOffset] ^= 0xff; // the zstd frame magic
+      const e = await openBlob(bytesSource(broken), { info, codec: kernels.codec }).catch((err: unknown) => err);
+      expect(isStrataError(e, "BAD_BLOB"), String(e)).toBe(true);
+    }
   });
 
   const dumpErofs = ["/usr/bin/dump.erofs", "/usr/sbin/dump.erofs"].find(existsSync);
