@@ -234,7 +234,7 @@ describe("RAFS v6 bootstrap rafs-v6-2.2.boot", () => {
 });
 
 /** The `tree -J` part of a .result file, and its md5sum listing. */
-function readResult(file: string): { tree: unknown; md5: Map<string, string> } {
+function readResult(file: string): { tree: unknown; report: unknown; md5: Map<string, string> } {
   const text = readFileSync(file, "utf8");
   const end = text.indexOf("\n]\n") + 2;
   const tree = JSON.parse(text.slice(0, end)) as { type: string }[];
@@ -243,7 +243,22 @@ function readResult(file: string): { tree: unknown; md5: Map<string, string> } {
     const m = /^([0-9a-f]{32})\s+(\/.*)$/.exec(line);
     if (m) md5.set(m[2]!, m[1]!);
   }
-  return { tree: tree.filter((e) => e.type !== "report"), md5 };
+  return { tree: tree.filter((e) => e.type !== "report"), report: tree.find((e) => e.type === "report"), md5 };
+}
+
+/** Whether symlink `target` at `path` leads to a directory of the image (one level of links). */
+function resolvesToDir(image: RafsImage, path: string, target: string): boolean {
+  const parts = target.startsWith("/") ? [] : path.split("/").slice(1, -1);
+  for (const part of target.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  try {
+    return lookup(image, `/${parts.join("/")}`).entries !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 /** The image tree in `tree -J` form: directories, files and links, sorted by name. */
@@ -269,6 +284,12 @@ describe.each([
     expect(image.version).toBe(5);
     expect(image.digester).toBe(digester);
     expect([asTreeJson(image.root, "")]).toEqual(result.tree);
+    // tree's report counts entries below the root; a symlink counts as a directory when its
+    // target resolves to one (resolved here inside the image).
+    const all = [...walk(image.root)].slice(1);
+    const isDir = ([path, n]: [string, RafsInode]) => Boolean(n.entries ?? (n.target !== undefined && resolvesToDir(image, path, n.target)));
+    const dirs = all.filter((e) => isDir(e as [string, RafsInode])).length;
+    expect(result.report).toEqual({ type: "report", directories: dirs, files: all.length - dirs });
   });
 
   it("every file's content (every chunk verified) has the listed md5", async () => {
