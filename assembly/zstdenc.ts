@@ -961,7 +961,7 @@ let litCount: u32 = 0;
 }
 
 @inline function hash4(p: usize): u32 {
-  return (load<u32>(p) * 2654435761) >> (32 - HASH_LOG);
+  return (load<u32>(p) * 2654435761) >> (32 - lazyLog);
 }
 
 /** Length of the common prefix of a and b, comparing up to limit (the end of a's range). */
@@ -979,6 +979,9 @@ let litCount: u32 = 0;
   }
   return <u32>(a - start);
 }
+
+/** Largest offset a match may have: the frame's window size. */
+let maxOffset: u32 = MAX_INPUT;
 
 // Search parameters of the current level.
 const STRATEGY_FAST: u32 = 0;
@@ -1022,7 +1025,7 @@ function findMatch(src: usize, pos: u32, limit: usize): u32 {
   let attempts = searchDepth;
   while (candidate > 0 && attempts-- > 0) {
     const c = candidate - 1;
-    if (c >= pos) break;
+    if (c >= pos || pos - c > maxOffset) break;
     const m = src + c;
     // Cheap rejection: the byte that would extend the best match must agree.
     if (load<u8>(m + best) == load<u8>(ip + best) && ip + best < limit) {
@@ -1075,6 +1078,8 @@ function parseLazy(src: usize, blockStart: u32, blockEnd: u32): u32 {
 }
 
 const FAST_HASH_LOG: u32 = 14;
+let fastLog: u32 = FAST_HASH_LOG;
+let lazyLog: u32 = HASH_LOG;
 const LONG_HASH_LOG_MAX: u32 = 17;
 // Double-hash parameters of the current level.
 let longLog: u32 = LONG_HASH_LOG_MAX;
@@ -1093,13 +1098,13 @@ function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
     const ip = src + pos;
     let len: u32 = 0;
     let offset: u32 = 0;
-    const slot = hashTable + (<usize>hash5(ip, FAST_HASH_LOG) << 2);
+    const slot = hashTable + (<usize>hash5(ip, fastLog) << 2);
     const candidate = load<u32>(slot);
     store<u32>(slot, pos + 1);
     if (pos > anchor && pos >= repeat && load<u32>(ip) == load<u32>(ip - repeat)) {
       offset = repeat;
       len = commonLength(ip, ip - repeat, limit);
-    } else if (candidate > 0 && load<u32>(src + candidate - 1) == load<u32>(ip)) {
+    } else if (candidate > 0 && pos - (candidate - 1) <= maxOffset && load<u32>(src + candidate - 1) == load<u32>(ip)) {
       offset = pos - (candidate - 1);
       len = commonLength(ip, src + candidate - 1, limit);
     }
@@ -1114,7 +1119,7 @@ function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
     repeat = rep0;
     pos += len;
     anchor = pos;
-    if (pos - 2 < last) store<u32>(hashTable + (<usize>hash5(src + pos - 2, FAST_HASH_LOG) << 2), pos - 1);
+    if (pos - 2 < last) store<u32>(hashTable + (<usize>hash5(src + pos - 2, fastLog) << 2), pos - 1);
   }
   return anchor;
 }
@@ -1155,16 +1160,20 @@ function parseDouble(src: usize, blockStart: u32, blockEnd: u32): u32 {
     if (pos > anchor && pos >= repeat && load<u32>(ip) == load<u32>(ip - repeat)) {
       offset = repeat;
       len = commonLength(ip, ip - repeat, limit);
-    } else if (longCandidate > 0 && load<u64>(src + longCandidate - 1) == load<u64>(ip)) {
+    } else if (longCandidate > 0 && pos - (longCandidate - 1) <= maxOffset && load<u64>(src + longCandidate - 1) == load<u64>(ip)) {
       offset = pos - (longCandidate - 1);
       len = commonLength(ip, src + longCandidate - 1, limit);
-    } else if (shortCandidate > 0 && ((load<u64>(src + shortCandidate - 1) ^ load<u64>(ip)) << 24) == 0) {
+    } else if (
+      shortCandidate > 0 &&
+      pos - (shortCandidate - 1) <= maxOffset &&
+      ((load<u64>(src + shortCandidate - 1) ^ load<u64>(ip)) << 24) == 0
+    ) {
       // Short candidates must share 5 bytes: 4-byte matches far back rarely pay for themselves.
       if (pos + 1 < last) {
         const nextSlot = longTable + (<usize>hash8(ip + 1, longLog) << 2);
         const next = load<u32>(nextSlot);
         store<u32>(nextSlot, pos + 2);
-        if (next > 0 && load<u64>(src + next - 1) == load<u64>(ip + 1)) {
+        if (next > 0 && pos + 1 - (next - 1) <= maxOffset && load<u64>(src + next - 1) == load<u64>(ip + 1)) {
           pos++;
           offset = pos - (next - 1);
           len = commonLength(ip + 1, src + next - 1, limit);
@@ -1235,31 +1244,44 @@ function writeBlock(op: usize, start: u32, end: u32, lastBlock: bool): usize {
 }
 
 /**
- * Compresses `len` bytes at inputPtr() into one zstd frame at outputPtr(); returns its size, or
- * ERR_ARGUMENT for a length or level out of range.
+ * Sets the match finder up for `level` and clears its tables. Inputs of `size` bytes use tables
+ * scaled to them: clearing full tables would dominate for small chunks. (The lazy parser's chain
+ * table needs no clearing: it only follows links written in this run.)
  */
-export function compress(len: u32, level: i32, checksum: bool): i32 {
-  if (len > MAX_INPUT || level < 1 || level > MAX_LEVEL) return ERR_ARGUMENT;
+function startLevel(level: i32, size: u32): void {
+  const cap = size < 2 ? 10 : max<u32>(10, highbit(size - 1) + 2);
   if (level == 1) {
     strategy = STRATEGY_FAST;
-    memory.fill(hashTable, 0, 4 << FAST_HASH_LOG);
-  } else if (level <= 3) {
+    fastLog = min<u32>(FAST_HASH_LOG, cap);
+    memory.fill(hashTable, 0, 4 << fastLog);
+  } else if (level <= 4) {
     strategy = STRATEGY_DOUBLE;
-    longLog = level == 2 ? 16 : 17;
-    shortLog = level == 2 ? 14 : 16;
-    skipShift = level == 2 ? 6 : 8;
+    longLog = min<u32>(level == 2 ? 16 : 17, cap);
+    shortLog = min<u32>(level == 2 ? 15 : level == 3 ? 16 : 17, cap);
+    skipShift = level == 2 ? 7 : level == 3 ? 8 : 10;
     memory.fill(hashTable, 0, 4 << longLog);
     memory.fill(chainTable, 0, 4 << shortLog);
   } else {
     strategy = STRATEGY_LAZY;
-    searchDepth = <u32>1 << (<u32>level - 1);
-    lazyDepth = level <= 5 ? 1 : 2;
-    memory.fill(hashTable, 0, 4 << HASH_LOG);
+    lazyLog = min<u32>(HASH_LOG, cap);
+    searchDepth = <u32>1 << (<u32>level - 2);
+    lazyDepth = level <= 6 ? 1 : 2;
+    memory.fill(hashTable, 0, 4 << lazyLog);
   }
   nextToUpdate = 0;
   rep0 = 1;
   rep1 = 4;
   rep2 = 8;
+}
+
+/**
+ * Compresses `len` bytes at inputPtr() into one zstd frame at outputPtr(); returns its size, or
+ * ERR_ARGUMENT for a length or level out of range.
+ */
+export function compress(len: u32, level: i32, checksum: bool): i32 {
+  if (len > MAX_INPUT || level < 1 || level > MAX_LEVEL) return ERR_ARGUMENT;
+  startLevel(level, len);
+  maxOffset = MAX_INPUT;
 
   // Frame header: magic, descriptor (single segment, content size, optional checksum).
   let op = outputWindow;
@@ -1289,6 +1311,101 @@ export function compress(len: u32, level: i32, checksum: bool): i32 {
   if (checksum) {
     xxh64Reset(xxhState, 0);
     xxh64Update(xxhState, inputWindow, len);
+    store<u32>(op, <u32>xxh64Digest(xxhState));
+    op += 4;
+  }
+  return <i32>(op - outputWindow);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streaming: one frame of unknown size with an 8 MiB window. Input accumulates in the input
+// window; complete blocks are compressed as they arrive, always holding back at least one byte
+// so that the block that ends the frame can be marked last. When the window fills, the last
+// 8 MiB of history slide to its start and the tables are rebased.
+
+const STREAM_WINDOW_LOG: u32 = 23;
+const STREAM_WINDOW: u32 = 1 << STREAM_WINDOW_LOG;
+let streamChecksum = false;
+/** Input bytes held in the input window, and where the next block starts. */
+let streamFilled: u32 = 0;
+let streamPending: u32 = 0;
+
+/** Starts a frame; writes its header at outputPtr() and returns the header size. */
+export function streamBegin(level: i32, checksum: bool): i32 {
+  if (level < 1 || level > MAX_LEVEL) return ERR_ARGUMENT;
+  startLevel(level, MAX_INPUT);
+  memory.fill(hashTable, 0, 4 << HASH_LOG); // rebasing walks whole tables
+  memory.fill(chainTable, 0, 4 << CHAIN_LOG);
+  maxOffset = STREAM_WINDOW;
+  streamChecksum = checksum;
+  streamFilled = 0;
+  streamPending = 0;
+  xxh64Reset(xxhState, 0);
+  store<u32>(outputWindow, 0xfd2fb528);
+  store<u8>(outputWindow + 4, <u8>(checksum ? 1 << 2 : 0));
+  store<u8>(outputWindow + 5, <u8>((STREAM_WINDOW_LOG - 10) << 3));
+  return 6;
+}
+
+/** Where the next `n` (≤ streamChunk()) input bytes go, sliding the window first if needed. */
+export function streamReserve(n: u32): usize {
+  if (n > BLOCK_MAX) return 0;
+  if (streamFilled + n > MAX_INPUT) {
+    // Keep a window of history before the pending bytes; shift by whole chain cycles so that
+    // chain slots (position & CHAIN_MASK) stay put.
+    const keepFrom = streamPending > STREAM_WINDOW ? streamPending - STREAM_WINDOW : 0;
+    const shift = keepFrom & ~CHAIN_MASK;
+    memory.copy(inputWindow, inputWindow + shift, streamFilled - shift);
+    streamFilled -= shift;
+    streamPending -= shift;
+    nextToUpdate = nextToUpdate > shift ? nextToUpdate - shift : 0;
+    rebase(hashTable, 1 << HASH_LOG, shift);
+    rebase(chainTable, 1 << CHAIN_LOG, shift);
+  }
+  return inputWindow + streamFilled;
+}
+
+/** Largest piece streamReserve accepts. */
+export function streamChunk(): u32 {
+  return BLOCK_MAX;
+}
+
+/** Moves stored positions (position + 1; 0 = empty) down by `shift`, dropping those before it. */
+function rebase(table: usize, entries: u32, shift: u32): void {
+  for (let i: u32 = 0; i < entries; i++) {
+    const at = table + (<usize>i << 2);
+    const v = load<u32>(at);
+    store<u32>(at, v > shift ? v - shift : 0);
+  }
+}
+
+/**
+ * Takes the `n` bytes written at the address streamReserve(n) returned; compresses the complete
+ * blocks now available into outputPtr() and returns their size.
+ */
+export function streamWrite(n: u32): i32 {
+  if (n > BLOCK_MAX || streamFilled + n > MAX_INPUT) return ERR_ARGUMENT;
+  if (streamChecksum) xxh64Update(xxhState, inputWindow + streamFilled, n);
+  streamFilled += n;
+  let op = outputWindow;
+  while (streamFilled - streamPending > BLOCK_MAX) {
+    op = writeBlock(op, streamPending, streamPending + BLOCK_MAX, false);
+    streamPending += BLOCK_MAX;
+  }
+  return <i32>(op - outputWindow);
+}
+
+/** Ends the frame: the last block and the checksum, at outputPtr(); returns their size. */
+export function streamEnd(): i32 {
+  let op = outputWindow;
+  if (streamFilled == streamPending) {
+    store<u32>(op, 1); // nothing pending (empty stream): an empty raw block, marked last
+    op += 3;
+  } else {
+    op = writeBlock(op, streamPending, streamFilled, true);
+    streamPending = streamFilled;
+  }
+  if (streamChecksum) {
     store<u32>(op, <u32>xxh64Digest(xxhState));
     op += 4;
   }

@@ -1,6 +1,6 @@
 import { StrataError } from "../errors.js";
 import type { Ports } from "../ports.js";
-import type { ChunkCodec } from "./kernel.js";
+import type { ByteTransform, ChunkCodec, Sink } from "./kernel.js";
 import { instantiateKernel } from "./wasm.js";
 
 interface ZstdEncExports extends WebAssembly.Exports {
@@ -9,6 +9,11 @@ interface ZstdEncExports extends WebAssembly.Exports {
   maxInput(): number;
   maxLevel(): number;
   compress(length: number, level: number, checksum: number): number;
+  streamBegin(level: number, checksum: number): number;
+  streamChunk(): number;
+  streamReserve(n: number): number;
+  streamWrite(n: number): number;
+  streamEnd(): number;
 }
 
 export interface ZstdEncoderOptions {
@@ -26,16 +31,22 @@ export interface ZstdEncoder extends Pick<ChunkCodec, "compress"> {
 
 export const DEFAULT_ZSTD_LEVEL = 3;
 
-export async function createZstdEncoder(ports: Ports, options: ZstdEncoderOptions = {}): Promise<ZstdEncoder> {
+/** Instantiates the kernel and checks the options against it. */
+async function open(ports: Ports, options: ZstdEncoderOptions) {
   const level = options.level ?? DEFAULT_ZSTD_LEVEL;
   const checksum = options.checksum ?? false;
   const kernel = await instantiateKernel<ZstdEncExports>(ports.wasm, "zstdenc");
-  const k = kernel.exports;
-  const maxLevel = k.maxLevel();
+  const maxLevel = kernel.exports.maxLevel();
   if (!Number.isInteger(level) || level < 1 || level > maxLevel) {
     throw new StrataError("INVALID_ARGUMENT", `zstd: compression level ${level} is not an integer in 1..${maxLevel}`, { level, max: maxLevel });
   }
   if (typeof checksum !== "boolean") throw new StrataError("INVALID_ARGUMENT", "zstd: checksum must be a boolean", { checksum });
+  return { kernel, level, checksum };
+}
+
+export async function createZstdEncoder(ports: Ports, options: ZstdEncoderOptions = {}): Promise<ZstdEncoder> {
+  const { kernel, level, checksum } = await open(ports, options);
+  const k = kernel.exports;
   const inputPtr = k.inputPtr();
   const outputPtr = k.outputPtr();
   const maxInput = k.maxInput();
@@ -55,4 +66,48 @@ export async function createZstdEncoder(ports: Ports, options: ZstdEncoderOption
       return size < chunk.length ? kernel.view(outputPtr, size) : undefined;
     },
   };
+}
+
+/**
+ * A streaming zstd compressor: one frame of any length (8 MiB window, no content size), emitted
+ * block by block as input arrives. Use with toTransformStream or transformAll.
+ */
+export async function createZstdCompressor(ports: Ports, options: ZstdEncoderOptions = {}): Promise<ByteTransform> {
+  const { kernel, level, checksum } = await open(ports, options);
+  const k = kernel.exports;
+  const outputPtr = k.outputPtr();
+  const piece = k.streamChunk();
+  let sink: Sink | undefined;
+
+  const emit = (size: number) => {
+    if (size < 0) throw new StrataError("KERNEL_STATE", "zstd: the stream compressor rejected its input", { result: size });
+    if (size > 0) sink!(kernel.view(outputPtr, size));
+  };
+  const started = (): Sink => {
+    if (!sink) throw new StrataError("KERNEL_STATE", "zstd: the stream compressor was used before init or after final");
+    return sink;
+  };
+
+  const compressor: ByteTransform = {
+    init(s: Sink) {
+      sink = s;
+      emit(k.streamBegin(level, checksum ? 1 : 0));
+      return this;
+    },
+    update(input: Uint8Array) {
+      started();
+      for (let at = 0; at < input.length; at += piece) {
+        const part = input.subarray(at, Math.min(at + piece, input.length));
+        kernel.u8.set(part, k.streamReserve(part.length));
+        emit(k.streamWrite(part.length));
+      }
+      return this;
+    },
+    final() {
+      started();
+      emit(k.streamEnd());
+      sink = undefined;
+    },
+  };
+  return compressor;
 }

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import fc from "fast-check";
 import { afterAll, describe, expect, it } from "vitest";
-import { createZstdEncoder, type ZstdEncoder } from "../../src/kernels/zstdenc.js";
+import { toTransformStream, transformAll } from "../../src/kernels/stream.js";
+import { createZstdCompressor, createZstdEncoder, type ZstdEncoder } from "../../src/kernels/zstdenc.js";
 import { ports } from "../helpers/kernels.js";
 
 const MiB = 1 << 20;
@@ -214,6 +215,52 @@ describe("zstd encoder: hostile settings", () => {
     // Still usable afterwards.
     const data = textBytes(10_000, 3);
     expectBytes(zstdDecode(frameOf(enc, data)!), data);
+  });
+});
+
+describe("zstd encoder: streams", () => {
+  it("compresses a 40 MiB stream fed in uneven pieces (window slides) to a frame the CLI decodes", async () => {
+    // 8 MiB of mixed content, repeated: matches sit right at the 8 MiB window edge.
+    const unit = interleaved(8 * MiB, 12);
+    unit.set(binaryBytes(2 * MiB, 13), 3 * MiB);
+    const data = new Uint8Array(40 * MiB);
+    for (let at = 0; at < data.length; at += unit.length) data.set(unit, at);
+    const rng = randomBytes(4096, 14);
+    for (const [level, checksum] of [[1, true], [3, false], [6, true]] as const) {
+      const compressor = await createZstdCompressor(ports, { level, checksum });
+      const parts: Uint8Array[] = [];
+      compressor.init((bytes) => parts.push(bytes.slice()));
+      let at = 0;
+      for (let i = 0; at < data.length; i++) {
+        const n = Math.min(data.length - at, (rng[i % rng.length]! << 10) + rng[(i + 1) % rng.length]! * 3);
+        compressor.update(data.subarray(at, at + n));
+        at += n;
+      }
+      compressor.final();
+      const frame = concatBytes(parts);
+      expect(frame.length).toBeLessThan(data.length);
+      expectBytes(zstdDecode(frame), data);
+    }
+  });
+
+  it("streams empty, tiny and block-sized inputs, also through a TransformStream", async () => {
+    const compressor = await createZstdCompressor(ports, { checksum: true });
+    for (const size of [0, 1, 1000, 128 << 10, (128 << 10) + 1, 3 * MiB]) {
+      const data = textBytes(size, size);
+      expectBytes(zstdDecode(transformAll(compressor, data)), data);
+    }
+    const data = binaryBytes(MiB, 15);
+    const stream = new Blob([data.subarray(0, 1000), data.subarray(1000)]).stream().pipeThrough(toTransformStream(compressor));
+    const frame = new Uint8Array(await new Response(stream).arrayBuffer());
+    expectBytes(zstdDecode(frame), data);
+  });
+
+  it("rejects use before init and after final with KERNEL_STATE", async () => {
+    const compressor = await createZstdCompressor(ports);
+    expect(() => compressor.update(new Uint8Array(10))).toThrow(expect.objectContaining({ code: "KERNEL_STATE" }));
+    compressor.init(() => {}).final();
+    expect(() => compressor.final()).toThrow(expect.objectContaining({ code: "KERNEL_STATE" }));
+    await expect(createZstdCompressor(ports, { level: 99 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
   });
 });
 
