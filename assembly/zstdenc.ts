@@ -1,5 +1,8 @@
-// zstd frame encoder (RFC 8878): one single-segment frame per input, compressed blocks of up to
-// 128 KiB with Huffman literals and FSE-coded sequences, raw blocks where compression does not pay.
+// zstd frame encoder (RFC 8878): a single-segment frame per chunk (compress) or one streamed frame
+// with an 8 MiB window (stream*). Blocks of up to 128 KiB carry Huffman literals and FSE-coded
+// sequences, or are stored raw where compression does not pay. Match finding by level: 1 greedy
+// with one hash table; 2-4 greedy over a long and a short hash table; 5-9 hash chains with lazy
+// evaluation. Output depends only on the input and the settings.
 // The build has no runtime bounds checks: every index here is bounded by construction (window
 // sizes below) or checked.
 
@@ -138,13 +141,6 @@ function bitsClose(): usize {
 
 // ---------------------------------------------------------------------------------------------
 // FSE: normalized counts, table description, encoding tables.
-
-/** Sum of histogram[0..=maxSymbol] (u32 counts). */
-function total(maxSymbol: u32): u32 {
-  let sum: u32 = 0;
-  for (let s: u32 = 0; s <= maxSymbol; s++) sum += load<u32>(histogram + (s << 2));
-  return sum;
-}
 
 /** A table log for `count` symbols of an alphabet whose largest symbol is maxSymbol. */
 function chooseTableLog(count: u32, maxSymbol: u32, maxLog: u32): u32 {
@@ -1135,6 +1131,11 @@ let backwardsBy: u32 = 0;
   return pos;
 }
 
+@inline function insertDouble(src: usize, p: u32): void {
+  store<u32>(hashTable + (<usize>hash8(src + p, longLog) << 2), p + 1);
+  store<u32>(chainTable + (<usize>hash5(src + p, shortLog) << 2), p + 1);
+}
+
 /**
  * Greedy parser over two hash tables (long: 8-byte, short: 5-byte keys), preferring long
  * candidates and probing one byte ahead for a long match before taking a short one.
@@ -1196,13 +1197,8 @@ function parseDouble(src: usize, blockStart: u32, blockEnd: u32): u32 {
     pos += len;
     anchor = pos;
     // Index two positions inside the match so later data can refer back into it.
-    if (pos + 8 <= blockEnd) {
-      for (let p = start + 2; p < pos; p = p + 2 > pos - 2 ? pos : pos - 2) {
-        if (p + 8 > blockEnd) break;
-        store<u32>(longTable + (<usize>hash8(src + p, longLog) << 2), p + 1);
-        store<u32>(shortTable + (<usize>hash5(src + p, shortLog) << 2), p + 1);
-      }
-    }
+    if (start + 2 + 8 <= blockEnd) insertDouble(src, start + 2);
+    if (pos - 2 > start + 2 && pos - 2 + 8 <= blockEnd) insertDouble(src, pos - 2);
   }
   return anchor;
 }
