@@ -1,8 +1,8 @@
 // zstd frame encoder (RFC 8878): a single-segment frame per chunk (compress) or one streamed frame
 // with an 8 MiB window (stream*). Blocks of up to 128 KiB carry Huffman literals and FSE-coded
-// sequences, or are stored raw where compression does not pay. Match finding by level: 1 greedy
-// with one hash table; 2-4 greedy over a long and a short hash table; 5-9 hash chains with lazy
-// evaluation. Output depends only on the input and the settings.
+// sequences, or are stored raw where compression does not pay. Match finding by level: greedy with
+// one hash table (1-2); greedy over a long and a short hash table (3-4); hash chains with lazy
+// evaluation (5-9). Output depends only on the input and the settings.
 // The build has no runtime bounds checks: every index here is bounded by construction (window
 // sizes below) or checked.
 
@@ -1090,17 +1090,19 @@ function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
   const last = blockEnd >= 8 ? blockEnd - 8 : 0;
   let repeat = rep0; // kept in a local: read at every position
   let misses: u32 = 0;
+  const bits = fastLog; // level parameters in locals: read at every position
+  const window = maxOffset;
   while (pos < last) {
     const ip = src + pos;
     let len: u32 = 0;
     let offset: u32 = 0;
-    const slot = hashTable + (<usize>hash5(ip, fastLog) << 2);
+    const slot = hashTable + (<usize>hash5(ip, bits) << 2);
     const candidate = load<u32>(slot);
     store<u32>(slot, pos + 1);
     if (pos > anchor && pos >= repeat && load<u32>(ip) == load<u32>(ip - repeat)) {
       offset = repeat;
       len = commonLength(ip, ip - repeat, limit);
-    } else if (candidate > 0 && pos - (candidate - 1) <= maxOffset && load<u32>(src + candidate - 1) == load<u32>(ip)) {
+    } else if (candidate > 0 && pos - (candidate - 1) <= window && load<u32>(src + candidate - 1) == load<u32>(ip)) {
       offset = pos - (candidate - 1);
       len = commonLength(ip, src + candidate - 1, limit);
     }
@@ -1115,7 +1117,7 @@ function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
     repeat = rep0;
     pos += len;
     anchor = pos;
-    if (pos - 2 < last) store<u32>(hashTable + (<usize>hash5(src + pos - 2, fastLog) << 2), pos - 1);
+    if (pos - 2 < last) store<u32>(hashTable + (<usize>hash5(src + pos - 2, bits) << 2), pos - 1);
   }
   return anchor;
 }
@@ -1148,10 +1150,15 @@ function parseDouble(src: usize, blockStart: u32, blockEnd: u32): u32 {
   let repeat = rep0; // kept in a local: read at every position
   const longTable = hashTable;
   const shortTable = chainTable;
+  // Level parameters in locals: they are read at every position.
+  const longBits = longLog;
+  const shortBits = shortLog;
+  const skip = skipShift;
+  const window = maxOffset;
   while (pos < last) {
     const ip = src + pos;
-    const longSlot = longTable + (<usize>hash8(ip, longLog) << 2);
-    const shortSlot = shortTable + (<usize>hash5(ip, shortLog) << 2);
+    const longSlot = longTable + (<usize>hash8(ip, longBits) << 2);
+    const shortSlot = shortTable + (<usize>hash5(ip, shortBits) << 2);
     const longCandidate = load<u32>(longSlot);
     const shortCandidate = load<u32>(shortSlot);
     store<u32>(longSlot, pos + 1);
@@ -1161,20 +1168,20 @@ function parseDouble(src: usize, blockStart: u32, blockEnd: u32): u32 {
     if (pos > anchor && pos >= repeat && load<u32>(ip) == load<u32>(ip - repeat)) {
       offset = repeat;
       len = commonLength(ip, ip - repeat, limit);
-    } else if (longCandidate > 0 && pos - (longCandidate - 1) <= maxOffset && load<u64>(src + longCandidate - 1) == load<u64>(ip)) {
+    } else if (longCandidate > 0 && pos - (longCandidate - 1) <= window && load<u64>(src + longCandidate - 1) == load<u64>(ip)) {
       offset = pos - (longCandidate - 1);
       len = commonLength(ip, src + longCandidate - 1, limit);
     } else if (
       shortCandidate > 0 &&
-      pos - (shortCandidate - 1) <= maxOffset &&
+      pos - (shortCandidate - 1) <= window &&
       ((load<u64>(src + shortCandidate - 1) ^ load<u64>(ip)) << 24) == 0
     ) {
       // Short candidates must share 5 bytes: 4-byte matches far back rarely pay for themselves.
       if (pos + 1 < last) {
-        const nextSlot = longTable + (<usize>hash8(ip + 1, longLog) << 2);
+        const nextSlot = longTable + (<usize>hash8(ip + 1, longBits) << 2);
         const next = load<u32>(nextSlot);
         store<u32>(nextSlot, pos + 2);
-        if (next > 0 && pos + 1 - (next - 1) <= maxOffset && load<u64>(src + next - 1) == load<u64>(ip + 1)) {
+        if (next > 0 && pos + 1 - (next - 1) <= window && load<u64>(src + next - 1) == load<u64>(ip + 1)) {
           pos++;
           offset = pos - (next - 1);
           len = commonLength(ip + 1, src + next - 1, limit);
@@ -1186,7 +1193,7 @@ function parseDouble(src: usize, blockStart: u32, blockEnd: u32): u32 {
       }
     }
     if (len < MIN_MATCH) {
-      pos += 1 + ((pos - anchor) >> skipShift);
+      pos += 1 + ((pos - anchor) >> skip);
       continue;
     }
     pos = extendBackwards(src, pos, anchor, offset);
@@ -1246,15 +1253,15 @@ function writeBlock(op: usize, start: u32, end: u32, lastBlock: bool): usize {
  */
 function startLevel(level: i32, size: u32): void {
   const cap = size < 2 ? 10 : max<u32>(10, highbit(size - 1) + 2);
-  if (level == 1) {
+  if (level <= 2) {
     strategy = STRATEGY_FAST;
-    fastLog = min<u32>(FAST_HASH_LOG, cap);
+    fastLog = min<u32>(level == 1 ? FAST_HASH_LOG : FAST_HASH_LOG + 2, cap);
     memory.fill(hashTable, 0, 4 << fastLog);
   } else if (level <= 4) {
     strategy = STRATEGY_DOUBLE;
-    longLog = min<u32>(level == 2 ? 16 : 17, cap);
-    shortLog = min<u32>(level == 2 ? 15 : level == 3 ? 16 : 17, cap);
-    skipShift = level == 2 ? 7 : level == 3 ? 8 : 10;
+    longLog = min<u32>(17, cap);
+    shortLog = min<u32>(level == 3 ? 16 : 17, cap);
+    skipShift = level == 3 ? 8 : 10;
     memory.fill(hashTable, 0, 4 << longLog);
     memory.fill(chainTable, 0, 4 << shortLog);
   } else {

@@ -17,7 +17,7 @@ interface ZstdEncExports extends WebAssembly.Exports {
 }
 
 export interface ZstdEncoderOptions {
-  /** 1 (fastest: greedy, one hash probe) to 9 (deepest lazy search); default 3. */
+  /** 1 (fastest: greedy, one hash probe) to 9 (deepest lazy hash-chain search); default 3 (greedy over two hash tables). */
   level?: number;
   /** Append the XXH64 content checksum to each frame (off by default, as Nydus stores chunks). */
   checksum?: boolean;
