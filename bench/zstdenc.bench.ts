@@ -39,7 +39,7 @@ export default async function zstdencBench(): Promise<BenchCase[]> {
   const chunks = Array.from({ length: CHUNKS }, (_, i) => data.subarray(i * MiB, (i + 1) * MiB));
   await zstdWasmInit();
   const cases: BenchCase[] = [];
-  for (const level of [1, 3, 6]) {
+  for (const level of [1, 2, 3, 6]) {
     const strata = await createZstdEncoder(ports, { level });
     const bench = `zstd compress 1MiB chunks level ${level} (${source})`;
     const size = (compress: (c: Uint8Array) => number) => chunks.reduce((n, c) => n + compress(c), 0);
