@@ -4,8 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import fc from "fast-check";
+import { decompress as fzstdDecompress } from "fzstd";
 import { afterAll, describe, expect, it } from "vitest";
 import { toTransformStream, transformAll } from "../../src/kernels/stream.js";
+import { createZstdChunkDecoder } from "../../src/kernels/zstd.js";
 import { createZstdCompressor, createZstdEncoder, type ZstdEncoder } from "../../src/kernels/zstdenc.js";
 import { ports } from "../helpers/kernels.js";
 
@@ -120,6 +122,12 @@ describe("zstd encoder: frames decode with the zstd CLI", () => {
     inputs.reduce((at, d) => (joined.set(d, at), at + d.length), 0);
     expectBytes(zstdDecode(concatBytes(frames)), joined);
     expect(frames.length).toBeGreaterThan(100);
+    // Two more decoders agree: fzstd (pure JS) and strata's own chunk decoder.
+    const ownDecoder = await createZstdChunkDecoder(ports);
+    frames.forEach((frame, i) => {
+      expectBytes(fzstdDecompress(frame), inputs[i]!);
+      expectBytes(ownDecoder.decompress(frame, inputs[i]!.length), inputs[i]!);
+    });
   });
 
   it("round-trips every size from 0 to 300 bytes (frame content-size forms, raw/RLE literals)", async () => {
