@@ -364,7 +364,9 @@ class TreeWalker {
     if (xsize > 0) this.readXattrs(inode, offset + isize, xsize, path);
 
     const disk: DiskInode = { nid, offset, layout, bodyEnd: offset + isize + xsize, mode, size: inode.size, u };
-    const overlap = this.owners.claim(offset, this.extentEnd(disk, kind!), nid + 1, `nid ${nid} (${path})`);
+    const end = this.extentEnd(disk, kind!);
+    if (!p.check(end <= b.length, `inode metadata [${offset}, ${end}) runs past the end`, { path, offset })) return undefined;
+    const overlap = this.owners.claim(offset, end, nid + 1, `nid ${nid} (${path})`);
     if (!p.check(overlap === undefined, `inode metadata overlaps ${overlap}`, { path, offset })) return undefined;
     this.inodes.set(nid, inode);
     if (!this.paths.has(nid)) this.paths.set(nid, path);
