@@ -197,6 +197,24 @@ describe("zstd encoder: frames decode with the zstd CLI", () => {
     }
   });
 
+  it("round-trips literals with Fibonacci-skewed frequencies (Huffman codes limited to 11 bits)", async () => {
+    // Symbol i occurs fib(i) times: an unlimited Huffman code would be about 20 bits deep.
+    const counts: number[] = [1, 1];
+    while (counts.length < 22) counts.push(counts.at(-1)! + counts.at(-2)!);
+    const symbols: number[] = counts.flatMap((n, i) => Array<number>(n).fill(i * 11 + 3));
+    const order = randomBytes(symbols.length * 4, 17);
+    for (let i = symbols.length - 1; i > 0; i--) {
+      const j = (order[4 * i]! | (order[4 * i + 1]! << 8) | (order[4 * i + 2]! << 16)) % (i + 1);
+      [symbols[i], symbols[j]] = [symbols[j]!, symbols[i]!];
+    }
+    const data = new Uint8Array(symbols);
+    for (const level of [1, 3, 7]) {
+      const frame = frameOf(await encoder(level), data)!;
+      expect(frame.length).toBeLessThan(data.length / 2);
+      expectBytes(zstdDecode(frame), data);
+    }
+  });
+
   it("is deterministic", async () => {
     const enc = await encoder(3);
     const data = binaryBytes(700_000, 4);
