@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { compress as zstdWasmCompress, init as zstdWasmInit } from "@bokuweb/zstd-wasm";
-import { createZstdEncoder } from "../src/kernels/zstdenc.js";
+import { createZstdCompressor, createZstdEncoder } from "../src/kernels/zstdenc.js";
 import { ports } from "../test/helpers/kernels.js";
 import type { BenchCase } from "./harness.js";
 
@@ -60,5 +60,32 @@ export default async function zstdencBench(): Promise<BenchCase[]> {
       },
     );
   }
+  // One stream over the whole input (strata: 8 MiB window, fed in 64 KiB pieces) against one
+  // whole-buffer call of the reference.
+  const compressor = await createZstdCompressor(ports);
+  const pieces = Array.from({ length: data.length >> 16 }, (_, i) => data.subarray(i << 16, (i + 1) << 16));
+  const streamBench = `zstd stream compress ${data.length >> 20} MiB level 3 (${source})`;
+  let streamed = 0;
+  cases.push(
+    {
+      bench: streamBench,
+      impl: "strata",
+      bytes: data.length,
+      run: () => {
+        streamed = 0;
+        compressor.init((bytes) => (streamed += bytes.length));
+        for (const p of pieces) compressor.update(p);
+        compressor.final();
+      },
+      extra: () => ({ ratio: (data.length / streamed).toFixed(3) }),
+    },
+    {
+      bench: streamBench,
+      impl: "@bokuweb/zstd-wasm",
+      bytes: data.length,
+      run: () => zstdWasmCompress(data, 3),
+      extra: () => ({ ratio: (data.length / zstdWasmCompress(data, 3).length).toFixed(3) }),
+    },
+  );
   return cases;
 }
