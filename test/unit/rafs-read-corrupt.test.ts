@@ -285,7 +285,7 @@ describe("corrupted chunk data", () => {
     ]);
   });
 
-  it("a file too large to hold in one array is OUTPUT_LIMIT for readFile (streams still work)", async () => {
+  it("a file too large to hold in one array is OUTPUT_LIMIT for readFile", async () => {
     const image = parseBootstrap(V5);
     lookup(image, "/hardlink-test/foo").size = MAX_IN_MEMORY_FILE + 1;
     const e = await strataErrorAsync(() => readFile(image, "/hardlink-test/foo", new Map(), kernels));

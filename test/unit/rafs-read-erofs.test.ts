@@ -424,7 +424,7 @@ describe("RAFS v6 reader on every inode kind", () => {
     }
   });
 
-  it.skipIf(!dump)("dump.erofs reports the same nid, size, mode and owner for every path", () => {
+  it.skipIf(!dump)("dump.erofs reports the same nid, size, mode, owner, xattr size and dirents for every path", () => {
     for (const [path, node] of walk(image.root)) {
       const inode = node as RafsInode;
       const text = execFileSync(dump!, [`--device=${join(work, "blob")}`, `--path=${path}`, join(work, "boot")], { encoding: "utf8" });
@@ -434,6 +434,15 @@ describe("RAFS v6 reader on every inode kind", () => {
       expect(Number(/Gid: (\d+)/.exec(text)![1]), path).toBe(inode.gid);
       if (inode.chunks || inode.target !== undefined) expect(Number(/Size: (\d+)/.exec(text)![1]), path).toBe(inode.size);
       expect(Number(/Xattr size: (\d+)/.exec(text)![1]), path).toBe(xattrBytes([...modelWalk(tree)].find(([p]) => p === path)![1]).length);
+      if (inode.entries) {
+        const listing = execFileSync(dump!, [`--device=${join(work, "blob")}`, "--ls", `--path=${path}`, join(work, "boot")], { encoding: "utf8" });
+        const listed = listing
+          .split("\n")
+          .map((l) => /^\s*(\d+)\s+(\d+)\s+(.+)$/.exec(l))
+          .filter((m) => m && m[3] !== "." && m[3] !== "..")
+          .map((m) => [m![3], Number(m![1])]);
+        expect(listed, path).toEqual([...inode.entries].map(([name, child]) => [name, child.nid]));
+      }
     }
   });
 });
