@@ -951,6 +951,11 @@ let litCount: u32 = 0;
   return <u32>((load<u64>(p) * 0xcf1bbcdcb7a56463) >> (64 - <u64>log));
 }
 
+/** Hash of the low 8 - keyShift / 8 bytes at p into `log` bits (reads 8 bytes). */
+@inline function hashKey(p: usize, log: u32, keyShift: u64): u32 {
+  return <u32>(((load<u64>(p) << keyShift) * 0xcf1bbcdcb7a56463) >> (64 - <u64>log));
+}
+
 /** Hash of the 5 bytes at p into `log` bits (reads 8: callers keep p + 8 within the block). */
 @inline function hash5(p: usize, log: u32): u32 {
   return <u32>(((load<u64>(p) << 24) * 0xcf1bbcdcb7a56463) >> (64 - <u64>log));
@@ -1075,6 +1080,8 @@ function parseLazy(src: usize, blockStart: u32, blockEnd: u32): u32 {
 
 const FAST_HASH_LOG: u32 = 14;
 let fastLog: u32 = FAST_HASH_LOG;
+/** 64 - 8 × the bytes a fast-level match must share to be found through the table. */
+let fastKeyShift: u64 = 24;
 let lazyLog: u32 = HASH_LOG;
 const LONG_HASH_LOG_MAX: u32 = 17;
 // Double-hash parameters of the current level.
@@ -1090,19 +1097,26 @@ function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
   const last = blockEnd >= 8 ? blockEnd - 8 : 0;
   let repeat = rep0; // kept in a local: read at every position
   let misses: u32 = 0;
-  const bits = fastLog; // level parameters in locals: read at every position
+  // Level parameters in locals: they are read at every position.
+  const bits = fastLog;
+  const keyShift = fastKeyShift;
   const window = maxOffset;
+  const table = hashTable;
   while (pos < last) {
     const ip = src + pos;
     let len: u32 = 0;
     let offset: u32 = 0;
-    const slot = hashTable + (<usize>hash5(ip, bits) << 2);
+    const slot = table + (<usize>hashKey(ip, bits, keyShift) << 2);
     const candidate = load<u32>(slot);
     store<u32>(slot, pos + 1);
     if (pos > anchor && pos >= repeat && load<u32>(ip) == load<u32>(ip - repeat)) {
       offset = repeat;
       len = commonLength(ip, ip - repeat, limit);
-    } else if (candidate > 0 && pos - (candidate - 1) <= window && load<u32>(src + candidate - 1) == load<u32>(ip)) {
+    } else if (
+      candidate > 0 &&
+      pos - (candidate - 1) <= window &&
+      ((load<u64>(src + candidate - 1) ^ load<u64>(ip)) << keyShift) == 0
+    ) {
       offset = pos - (candidate - 1);
       len = commonLength(ip, src + candidate - 1, limit);
     }
@@ -1117,7 +1131,7 @@ function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
     repeat = rep0;
     pos += len;
     anchor = pos;
-    if (pos - 2 < last) store<u32>(hashTable + (<usize>hash5(src + pos - 2, bits) << 2), pos - 1);
+    if (pos - 2 < last) store<u32>(table + (<usize>hashKey(src + pos - 2, bits, keyShift) << 2), pos - 1);
   }
   return anchor;
 }
@@ -1256,6 +1270,7 @@ function startLevel(level: i32, size: u32): void {
   if (level <= 2) {
     strategy = STRATEGY_FAST;
     fastLog = min<u32>(level == 1 ? FAST_HASH_LOG : FAST_HASH_LOG + 2, cap);
+    fastKeyShift = level == 1 ? 16 : 24;
     memory.fill(hashTable, 0, 4 << fastLog);
   } else if (level <= 4) {
     strategy = STRATEGY_DOUBLE;
