@@ -660,62 +660,36 @@ function writeHuffmanLiterals(op: usize, len: u32, maxSymbol: u32): usize {
 // ---------------------------------------------------------------------------------------------
 // Sequences.
 
+// Literal length and match length codes (RFC 8878 3.1.1.3.2.1.1). Every code's baseline is a
+// multiple of 2^(its extra bits), so the extra bits are just the low bits of the value.
+const LL_CODE_SMALL = memory.data<u8>([
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 16, 17, 17, 18, 18, 19, 19, 20, 20, 20, 20, 21, 21, 21,
+  21, 22, 22, 22, 22, 22, 22, 22, 22, 23, 23, 23, 23, 23, 23, 23, 23, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24, 24,
+  24, 24, 24, 24,
+]);
+const LL_EXTRA_BITS = memory.data<u8>([
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 3, 3, 4, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+]);
+/** Codes of match length - 3 below 128. */
+const ML_CODE_SMALL = memory.data<u8>([
+  0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
+  31, 32, 32, 33, 33, 34, 34, 35, 35, 36, 36, 36, 36, 37, 37, 37, 37, 38, 38, 38, 38, 38, 38, 38, 38, 39, 39, 39, 39,
+  39, 39, 39, 39, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 41, 41, 41, 41, 41, 41, 41, 41, 41,
+  41, 41, 41, 41, 41, 41, 41, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42, 42,
+  42, 42, 42, 42, 42, 42, 42, 42, 42, 42,
+]);
+const ML_EXTRA_BITS = memory.data<u8>([
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2,
+  3, 3, 4, 4, 5, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+]);
+
 @inline function llCode(ll: u32): u32 {
-  if (ll < 16) return ll;
-  if (ll < 24) return 16 + ((ll - 16) >> 1);
-  if (ll < 32) return 20 + ((ll - 24) >> 2);
-  if (ll < 48) return 22 + ((ll - 32) >> 3);
-  if (ll < 64) return 24;
-  return highbit(ll) + 19;
+  return ll < 64 ? <u32>load<u8>(LL_CODE_SMALL + ll) : highbit(ll) + 19;
 }
 
-@inline function llBits(code: u32): u32 {
-  if (code < 16) return 0;
-  if (code < 20) return 1;
-  if (code < 22) return 2;
-  if (code < 24) return 3;
-  if (code == 24) return 4;
-  return code - 19;
-}
-
-@inline function llBase(code: u32): u32 {
-  if (code < 16) return code;
-  if (code < 20) return 16 + ((code - 16) << 1);
-  if (code < 22) return 24 + ((code - 20) << 2);
-  if (code < 24) return 32 + ((code - 22) << 3);
-  if (code == 24) return 48;
-  return 1 << (code - 19);
-}
-
-// Match length codes (value = length - 3).
+/** Code of a match length minus 3. */
 @inline function mlCode(v: u32): u32 {
-  if (v < 32) return v;
-  if (v < 40) return 32 + ((v - 32) >> 1);
-  if (v < 48) return 36 + ((v - 40) >> 2);
-  if (v < 64) return 38 + ((v - 48) >> 3);
-  if (v < 96) return 40 + ((v - 64) >> 4);
-  if (v < 128) return 42;
-  return highbit(v) + 36;
-}
-
-@inline function mlBits(code: u32): u32 {
-  if (code < 32) return 0;
-  if (code < 36) return 1;
-  if (code < 38) return 2;
-  if (code < 40) return 3;
-  if (code < 42) return 4;
-  if (code == 42) return 5;
-  return code - 36;
-}
-
-@inline function mlBase(code: u32): u32 {
-  if (code < 32) return code;
-  if (code < 36) return 32 + ((code - 32) << 1);
-  if (code < 38) return 40 + ((code - 36) << 2);
-  if (code < 40) return 48 + ((code - 38) << 3);
-  if (code < 42) return 64 + ((code - 40) << 4);
-  if (code == 42) return 96;
-  return 1 << (code - 36);
+  return v < 128 ? <u32>load<u8>(ML_CODE_SMALL + v) : highbit(v) + 36;
 }
 
 const MODE_PREDEFINED: u32 = 0;
@@ -829,11 +803,11 @@ function encodeSequences(op: usize, llLog: u32, ofLog: u32, mlLog: u32): usize {
     const llc = <u32>load<u8>(llCodes + k);
     const mlc = <u32>load<u8>(mlCodes + k);
     const ofc = <u32>load<u8>(ofCodes + k);
-    const llBitCount = <u64>llBits(llc);
-    const mlBitCount = <u64>mlBits(mlc);
-    acc |= (<u64>(load<u32>(seqLitLen + (k << 2)) - llBase(llc)) & ((<u64>1 << llBitCount) - 1)) << count;
+    const llBitCount = <u64>load<u8>(LL_EXTRA_BITS + llc);
+    const mlBitCount = <u64>load<u8>(ML_EXTRA_BITS + mlc);
+    acc |= (<u64>load<u32>(seqLitLen + (k << 2)) & ((<u64>1 << llBitCount) - 1)) << count;
     count += llBitCount;
-    acc |= (<u64>(load<u32>(seqMatchLen + (k << 2)) - 3 - mlBase(mlc)) & ((<u64>1 << mlBitCount) - 1)) << count;
+    acc |= (<u64>(load<u32>(seqMatchLen + (k << 2)) - 3) & ((<u64>1 << mlBitCount) - 1)) << count;
     count += mlBitCount;
     store<u64>(out, acc);
     out += <usize>(count >> 3);
