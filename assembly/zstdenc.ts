@@ -85,6 +85,7 @@ const hufEntry = reserve(4 * 256); // code | length << 16
 const hufNodeCount = reserve(4 * 512);
 const hufNodeParent = reserve(2 * 512);
 const hufSorted = reserve(2 * 256);
+const hufKeys = reserve(4 * 256);
 const weightBytes = reserve(256);
 
 export function inputPtr(): usize {
@@ -352,24 +353,48 @@ function fseCost(norm: usize, maxSymbol: u32, tableLog: u32, normMaxSymbol: u32)
 // ---------------------------------------------------------------------------------------------
 // Huffman literals.
 
+/** Sorts n distinct u32 keys at `keys` ascending. */
+function heapSort(keys: usize, n: u32): void {
+  // Build a max-heap, then repeatedly move its top behind the shrinking heap.
+  for (let start = <i32>(n >> 1) - 1; start >= 0; start--) siftDown(keys, <u32>start, n);
+  for (let end = n; end > 1; end--) {
+    const top = load<u32>(keys);
+    store<u32>(keys, load<u32>(keys + ((end - 1) << 2)));
+    store<u32>(keys + ((end - 1) << 2), top);
+    siftDown(keys, 0, end - 1);
+  }
+}
+
+@inline function siftDown(keys: usize, root: u32, n: u32): void {
+  const value = load<u32>(keys + (root << 2));
+  let at = root;
+  while (true) {
+    let child: u32 = 2 * at + 1;
+    if (child >= n) break;
+    if (child + 1 < n && load<u32>(keys + ((child + 1) << 2)) > load<u32>(keys + (child << 2))) child++;
+    const c = load<u32>(keys + (child << 2));
+    if (c <= value) break;
+    store<u32>(keys + (at << 2), c);
+    at = child;
+  }
+  store<u32>(keys + (at << 2), value);
+}
+
 /**
  * Builds code lengths (≤ HUF_MAX_BITS, Kraft sum exactly 1) for histogram[0..=maxSymbol] with at
  * least two present symbols; returns the longest length.
  */
 function buildHuffman(maxSymbol: u32): u32 {
-  // Present symbols sorted by ascending count (insertion sort on at most 256 entries).
+  // Present symbols sorted by ascending count, then symbol: keys count << 8 | symbol (counts are
+  // at most 128 Ki, so keys fit in 25 bits), heap-sorted.
   let n: u32 = 0;
   for (let s: u32 = 0; s <= maxSymbol; s++) {
     store<u8>(hufLength + s, 0);
     const c = load<u32>(histogram + (s << 2));
-    if (c == 0) continue;
-    let i = n++;
-    while (i > 0 && load<u32>(histogram + (<usize>load<u16>(hufSorted + ((i - 1) << 1)) << 2)) > c) {
-      store<u16>(hufSorted + (i << 1), load<u16>(hufSorted + ((i - 1) << 1)));
-      i--;
-    }
-    store<u16>(hufSorted + (i << 1), <u16>s);
+    if (c != 0) store<u32>(hufKeys + (n++ << 2), (c << 8) | s);
   }
+  heapSort(hufKeys, n);
+  for (let i: u32 = 0; i < n; i++) store<u16>(hufSorted + (i << 1), <u16>(load<u32>(hufKeys + (i << 2)) & 0xff));
   // Two-queue Huffman: leaves 0..n-1 (sorted), internal nodes n.. in creation order.
   for (let i: u32 = 0; i < n; i++) {
     store<u32>(hufNodeCount + (i << 2), load<u32>(histogram + (<usize>load<u16>(hufSorted + (i << 1)) << 2)));
