@@ -28,6 +28,7 @@ export async function createLz4(ports: Ports): Promise<ChunkCodec> {
     name: "lz4_block",
 
     compress(chunk: Uint8Array): Uint8Array | undefined {
+      if (!(chunk instanceof Uint8Array)) throw new StrataError("INVALID_ARGUMENT", "lz4: a chunk must be a Uint8Array");
       if (chunk.length > maxInput) {
         throw new StrataError("INVALID_ARGUMENT", `lz4: chunk of ${chunk.length} bytes exceeds the ${maxInput}-byte maximum`, {
           size: chunk.length,
@@ -40,6 +41,7 @@ export async function createLz4(ports: Ports): Promise<ChunkCodec> {
     },
 
     decompress(data: Uint8Array, size: number): Uint8Array {
+      if (!(data instanceof Uint8Array)) throw new StrataError("INVALID_ARGUMENT", "lz4: compressed data must be a Uint8Array");
       if (!Number.isInteger(size) || size < 0 || size > maxInput) {
         throw new StrataError("INVALID_ARGUMENT", `lz4: uncompressed size ${size} is not in 0..${maxInput}`, { size, max: maxInput });
       }

@@ -17,7 +17,10 @@ interface ZstdEncExports extends WebAssembly.Exports {
 }
 
 export interface ZstdEncoderOptions {
-  /** 1 (fastest: greedy, one hash probe) to 9 (deepest lazy hash-chain search); default 3 (greedy over two hash tables). */
+  /**
+   * 1 (fastest: greedy, one hash table) to 9 (deepest lazy hash-chain search); default 3 (greedy
+   * over a long and a short hash table).
+   */
   level?: number;
   /** Append the XXH64 content checksum to each frame (off by default, as Nydus stores chunks). */
   checksum?: boolean;
@@ -55,9 +58,10 @@ export async function createZstdEncoder(ports: Ports, options: ZstdEncoderOption
     name: "zstd",
     level,
     compress(chunk: Uint8Array): Uint8Array | undefined {
-      if (!(chunk instanceof Uint8Array) || chunk.length > maxInput) {
-        throw new StrataError("INVALID_ARGUMENT", `zstd: chunk of ${chunk?.length} bytes exceeds the ${maxInput}-byte maximum`, {
-          size: chunk?.length,
+      if (!(chunk instanceof Uint8Array)) throw new StrataError("INVALID_ARGUMENT", "zstd: a chunk must be a Uint8Array");
+      if (chunk.length > maxInput) {
+        throw new StrataError("INVALID_ARGUMENT", `zstd: chunk of ${chunk.length} bytes exceeds the ${maxInput}-byte maximum`, {
+          size: chunk.length,
           max: maxInput,
         });
       }
@@ -83,9 +87,8 @@ export async function createZstdCompressor(ports: Ports, options: ZstdEncoderOpt
     if (size < 0) throw new StrataError("KERNEL_STATE", "zstd: the stream compressor rejected its input", { result: size });
     if (size > 0) sink!(kernel.view(outputPtr, size));
   };
-  const started = (): Sink => {
+  const requireStarted = () => {
     if (!sink) throw new StrataError("KERNEL_STATE", "zstd: the stream compressor was used before init or after final");
-    return sink;
   };
 
   const compressor: ByteTransform = {
@@ -95,7 +98,8 @@ export async function createZstdCompressor(ports: Ports, options: ZstdEncoderOpt
       return this;
     },
     update(input: Uint8Array) {
-      started();
+      requireStarted();
+      if (!(input instanceof Uint8Array)) throw new StrataError("INVALID_ARGUMENT", "zstd: stream input must be a Uint8Array");
       for (let at = 0; at < input.length; at += piece) {
         const part = input.subarray(at, Math.min(at + piece, input.length));
         kernel.u8.set(part, k.streamReserve(part.length));
@@ -104,7 +108,7 @@ export async function createZstdCompressor(ports: Ports, options: ZstdEncoderOpt
       return this;
     },
     final() {
-      started();
+      requireStarted();
       emit(k.streamEnd());
       sink = undefined;
     },
