@@ -1,0 +1,242 @@
+/**
+ * Writes a Nydus data blob as nydusify's `--blob-inline-meta --features blob-toc` does: chunk data,
+ * then blob.meta (the compression table and its 4 KiB header), then blob.digest (one digest per
+ * chunk), each section followed by a 512-byte tar header, and last the ToC with its own tar
+ * header. Bytes stream out through the sink as they are produced; only the per-chunk table
+ * (48 bytes a chunk) is held. The blob id is the sha256 of everything written, computed by
+ * whoever stores the bytes.
+ */
+import { StrataError } from "../errors.js";
+import type { Hasher } from "../kernels/kernel.js";
+import {
+  BLOB_META_HEADER_SIZE,
+  BLOB_META_MAGIC,
+  BlobFeatures,
+  BlobSection,
+  ChunkFlags,
+  CHUNK_INFO_V1_SIZE,
+  EROFS_BLOCK_SIZE,
+  MAX_CHUNKS_PER_BLOB,
+  TAR_HEADER_SIZE,
+  TOC_ENTRY_SIZE,
+  TocFlags,
+  type CompressorName,
+  type DigesterName,
+} from "./layout.js";
+import type { BlobInfo, ChunkInfo } from "./types.js";
+
+/** The features of every blob strata writes (as nydusify's blobs: 0x70000021). */
+export const BLOB_FEATURES = BlobFeatures.ALIGNED | BlobFeatures.INLINED_CHUNK_DIGEST | BlobFeatures.HAS_TAR_HEADER | BlobFeatures.HAS_TOC | BlobFeatures.CAP_TAR_TOC;
+
+export interface BlobWriterOptions {
+  blobIndex: number;
+  chunkSize: number;
+  compressor: CompressorName;
+  digester: DigesterName;
+  /** SHA-256 for the ToC's section digests. */
+  sha256: Hasher;
+  sink: (bytes: Uint8Array) => Promise<void>;
+}
+
+export interface NewChunk {
+  digest: Uint8Array;
+  uncompressedSize: number;
+  /** The stored bytes: compressed when `compressed`, else the raw chunk. */
+  data: Uint8Array;
+  compressed: boolean;
+}
+
+const MAX_SIZE_FIELD = 1 << 24; // v1 table entries hold size − 1 in 24 bits
+const MAX_COMPRESSED_OFFSET = 2 ** 40;
+const MAX_UNCOMPRESSED_OFFSET = 2 ** 44;
+
+export class BlobWriter {
+  private readonly table: Uint8Array[] = [];
+  private readonly digests: Uint8Array[] = [];
+  private compressedOffset = 0;
+  private uncompressedOffset = 0;
+  private finished = false;
+
+  constructor(private readonly options: BlobWriterOptions) {
+    // Streams the chunk data for the image.blob section digest.
+    options.sha256.init();
+  }
+
+  get chunkCount(): number {
+    return this.table.length;
+  }
+
+  async addChunk(chunk: NewChunk): Promise<ChunkInfo> {
+    if (this.finished) throw new StrataError("KERNEL_STATE", "blob writer: addChunk after finish");
+    const { uncompressedSize, data, digest } = chunk;
+    if (uncompressedSize < 1 || uncompressedSize > this.options.chunkSize || data.length < 1 || data.length > MAX_SIZE_FIELD) {
+      throw new StrataError("INVALID_ARGUMENT", `blob writer: chunk of ${uncompressedSize} bytes (${data.length} stored) does not fit chunk size ${this.options.chunkSize}`);
+    }
+    if (chunk.compressed ? data.length >= uncompressedSize : data.length !== uncompressedSize) {
+      // A v1 table entry is "compressed" exactly when its two sizes differ.
+      throw new StrataError("INVALID_ARGUMENT", `blob writer: a ${chunk.compressed ? "compressed" : "raw"} chunk of ${uncompressedSize} bytes cannot be stored as ${data.length}`);
+    }
+    if (this.table.length >= MAX_CHUNKS_PER_BLOB || this.compressedOffset + data.length > MAX_COMPRESSED_OFFSET || this.uncompressedOffset >= MAX_UNCOMPRESSED_OFFSET) {
+      throw new StrataError("UNSUPPORTED", `blob ${this.options.blobIndex} is full: the compression table cannot address more chunks`);
+    }
+    const info: ChunkInfo = {
+      digest: digest.slice(),
+      blobIndex: this.options.blobIndex,
+      flags: chunk.compressed ? ChunkFlags.COMPRESSED : 0,
+      compressedOffset: this.compressedOffset,
+      compressedSize: data.length,
+      uncompressedOffset: this.uncompressedOffset,
+      uncompressedSize,
+      fileOffset: 0,
+      index: this.table.length,
+      crc32: 0,
+    };
+    this.table.push(tableEntryV1(info));
+    this.digests.push(info.digest);
+    this.options.sha256.update(data);
+    await this.options.sink(data);
+    this.compressedOffset += data.length;
+    // RAFS v6 addresses chunks by 4 KiB block in the uncompressed blob.
+    this.uncompressedOffset += alignBlock(uncompressedSize);
+    return info;
+  }
+
+  /** Writes the metadata sections and the ToC; returns the blob-table fields (blobId left empty: it is the sha256 of the bytes written). */
+  async finish(): Promise<BlobInfo> {
+    if (this.finished) throw new StrataError("KERNEL_STATE", "blob writer: finish called twice");
+    this.finished = true;
+    const { sha256, sink } = this.options;
+    const toc: Uint8Array[] = [];
+    let at = this.compressedOffset;
+
+    // image.blob: nydusify's ToC records the data section's offset as equal to its size, and its
+    // digest covers the data together with the tar header that follows it.
+    const dataHeader = tarHeader(BlobSection.DATA, this.compressedOffset);
+    await sink(dataHeader);
+    const dataDigest = sha256.update(dataHeader).final();
+    at += TAR_HEADER_SIZE;
+
+    const table = concat(this.table);
+    const metaHeader = metaHeaderBytes(this.table.length, at, table.length);
+    const metaOffset = at;
+    await sink(table);
+    await sink(metaHeader);
+    await sink(tarHeader(BlobSection.META, table.length + metaHeader.length));
+    at += table.length + metaHeader.length + TAR_HEADER_SIZE;
+
+    const digests = concat(this.digests);
+    const digestOffset = at;
+    await sink(digests);
+    await sink(tarHeader(BlobSection.DIGEST, digests.length));
+    at += digests.length + TAR_HEADER_SIZE;
+
+    toc.push(tocEntry(BlobSection.DATA, dataDigest, this.compressedOffset, this.compressedOffset, this.uncompressedOffset));
+    toc.push(tocEntry(BlobSection.META, sha256.digest(table), metaOffset, table.length, table.length));
+    toc.push(tocEntry(BlobSection.META_HEADER, sha256.digest(metaHeader), metaOffset + table.length, metaHeader.length, metaHeader.length));
+    toc.push(tocEntry(BlobSection.DIGEST, sha256.digest(digests), digestOffset, digests.length, digests.length));
+    const tocBytes = concat([...toc, tarHeader(BlobSection.TOC, toc.length * TOC_ENTRY_SIZE)]);
+    await sink(tocBytes);
+    at += tocBytes.length;
+
+    return {
+      blobId: "",
+      blobIndex: this.options.blobIndex,
+      chunkSize: this.options.chunkSize,
+      chunkCount: this.table.length,
+      compressor: this.options.compressor,
+      digester: this.options.digester,
+      features: BLOB_FEATURES,
+      compressedSize: at,
+      uncompressedSize: this.uncompressedOffset,
+      meta: {
+        compressor: "none",
+        offset: metaOffset,
+        compressedSize: table.length,
+        uncompressedSize: table.length,
+        tocSize: tocBytes.length,
+        tocDigest: sha256.digest(tocBytes),
+        metaDigest: new Uint8Array(32),
+        metaSize: 0,
+      },
+    };
+  }
+}
+
+function alignBlock(n: number): number {
+  return Math.ceil(n / EROFS_BLOCK_SIZE) * EROFS_BLOCK_SIZE;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/**
+ * Compression-table entry v1 (storage/src/meta/chunk_info_v1.rs): the uncompressed word holds the
+ * 4 KiB-aligned offset in bits 12..43 and size − 1 split over bits 44..63 (low 20) and 8..11
+ * (high 4); the compressed word holds the offset in bits 0..39 and size − 1 over bits 44..63 and
+ * 40..43.
+ */
+function tableEntryV1(c: ChunkInfo): Uint8Array {
+  const out = new Uint8Array(CHUNK_INFO_V1_SIZE);
+  const view = new DataView(out.buffer);
+  const u = BigInt(c.uncompressedSize - 1);
+  const k = BigInt(c.compressedSize - 1);
+  const uncompressed = BigInt(c.uncompressedOffset) | ((u & 0xfffffn) << 44n) | ((u >> 20n) << 8n);
+  const compressed = BigInt(c.compressedOffset) | ((k & 0xfffffn) << 44n) | ((k >> 20n) << 40n);
+  view.setBigUint64(0, uncompressed, true);
+  view.setBigUint64(8, compressed, true);
+  return out;
+}
+
+/** The 4 KiB header after the compression table: magic at both ends, where the table is. */
+function metaHeaderBytes(entries: number, tableOffset: number, tableSize: number): Uint8Array {
+  const out = new Uint8Array(BLOB_META_HEADER_SIZE);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, BLOB_META_MAGIC, true);
+  view.setUint32(4, BLOB_FEATURES, true);
+  view.setUint32(8, 0, true); // table stored uncompressed
+  view.setUint32(12, entries, true);
+  view.setBigUint64(16, BigInt(tableOffset), true);
+  view.setBigUint64(24, BigInt(tableSize), true);
+  view.setBigUint64(32, BigInt(tableSize), true);
+  view.setUint32(BLOB_META_HEADER_SIZE - 4, BLOB_META_MAGIC, true);
+  return out;
+}
+
+const ascii = new TextEncoder();
+
+/** A ToC entry (storage/src/meta/toc.rs): flags, name, sha256 of the content, where it is. */
+function tocEntry(name: string, digest: Uint8Array, offset: number, compressedSize: number, uncompressedSize: number): Uint8Array {
+  const out = new Uint8Array(TOC_ENTRY_SIZE);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, TocFlags.NONE, true);
+  out.set(ascii.encode(name), 8);
+  out.set(digest, 24);
+  view.setBigUint64(56, BigInt(offset), true);
+  view.setBigUint64(64, BigInt(compressedSize), true);
+  view.setBigUint64(72, BigInt(uncompressedSize), true);
+  return out;
+}
+
+/**
+ * The 512-byte tar header Nydus writes after each section: GNU magic, the name and size, mtime 0,
+ * every other field zero (so the bytes depend only on name and size).
+ */
+export function tarHeader(name: string, size: number): Uint8Array {
+  const h = new Uint8Array(TAR_HEADER_SIZE);
+  h.set(ascii.encode(name), 0);
+  h.set(ascii.encode(size.toString(8).padStart(11, "0")), 124);
+  h.set(ascii.encode("00000000000"), 136);
+  h[156] = 0x30; // regular file
+  h.set(ascii.encode("ustar  "), 257);
+  let sum = 0;
+  for (let i = 0; i < TAR_HEADER_SIZE; i++) sum += i >= 148 && i < 156 ? 0x20 : h[i]!;
+  h.set(ascii.encode(sum.toString(8).padStart(7, "0")), 148);
+  return h;
+}

@@ -1,0 +1,90 @@
+// The independent check of RAFS v6 output: Debian's erofs-utils reads our bootstrap with the blobs
+// laid out as uncompressed devices and extracts the tree, which is listed from disk here.
+import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
+import { blobDevice } from "../../src/rafs/device.js";
+import type { RafsKernels } from "../../src/rafs/read.js";
+import type { RafsImage, RafsInode } from "../../src/rafs/types.js";
+
+export const hasErofsUtils = (() => {
+  try {
+    execFileSync("fsck.erofs", ["-V"], { stdio: "pipe" });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+export interface DiskEntry {
+  path: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  sha256?: string;
+  target?: string;
+}
+
+/** Writes each blob's uncompressed device file and runs fsck.erofs --extract; returns the extracted rows. */
+export async function extractWithFsck(bootstrap: Uint8Array, image: RafsImage, blobs: Map<string, Uint8Array>, kernels: RafsKernels): Promise<DiskEntry[]> {
+  const work = mkdtempSync(join(tmpdir(), "strata-erofs-"));
+  try {
+    const boot = join(work, "image.boot");
+    writeFileSync(boot, bootstrap);
+    const args: string[] = [];
+    const chunks = [...allChunks(image.root)];
+    for (const info of image.blobs) {
+      const bytes = blobs.get(info.blobId)!;
+      const blob = await openBlob(bytesSource(bytes), { info });
+      const parts: Uint8Array[] = [];
+      for await (const piece of blobDevice(blob, info, chunks, kernels.codec(info.compressor), kernels.hasher(info.digester))) parts.push(piece.slice());
+      const dev = join(work, `${info.blobId}.dev`);
+      writeFileSync(dev, Buffer.concat(parts));
+      args.push(`--device=${dev}`);
+    }
+    const out = join(work, "root");
+    execFileSync("fsck.erofs", [...args, `--extract=${out}`, "--preserve", boot], { stdio: "pipe" });
+    return listDisk(out);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+function* allChunks(inode: RafsInode, seen = new Set<RafsInode>()): Generator<import("../../src/rafs/types.js").ChunkInfo> {
+  if (seen.has(inode)) return;
+  seen.add(inode);
+  yield* inode.chunks ?? [];
+  for (const child of inode.entries?.values() ?? []) yield* allChunks(child, seen);
+}
+
+const TYPES: [number, string][] = [
+  [0o100000, "file"],
+  [0o040000, "dir"],
+  [0o120000, "symlink"],
+  [0o020000, "chardev"],
+  [0o060000, "blockdev"],
+  [0o010000, "fifo"],
+  [0o140000, "socket"],
+];
+
+/** Rows for every path under `root` ("/" for root itself), sorted by path. */
+export function listDisk(root: string): DiskEntry[] {
+  const rows: DiskEntry[] = [];
+  const visit = (abs: string, path: string) => {
+    const st = lstatSync(abs);
+    const type = TYPES.find(([m]) => (st.mode & 0o170000) === m)![1];
+    const row: DiskEntry = { path, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === "dir" ? 0 : st.size };
+    if (type === "file") row.sha256 = createHash("sha256").update(readFileSync(abs)).digest("hex");
+    if (type === "symlink") row.target = readlinkSync(abs);
+    if (type !== "file" && type !== "symlink") row.size = 0;
+    rows.push(row);
+    if (type === "dir") for (const name of readdirSync(abs).sort()) visit(join(abs, name), path === "/" ? `/${name}` : `${path}/${name}`);
+  };
+  visit(root, "/");
+  return rows.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
