@@ -29,6 +29,12 @@ export interface Hasher extends Kernel<Uint8Array> {
   digestMany(data: Uint8Array, sizes: ArrayLike<number>): Uint8Array;
 }
 
+/**
+ * Splits a byte stream into chunks: `onChunk` receives the length of each completed chunk in
+ * order; `final` reports the last, possibly short, one (nothing for an empty stream).
+ */
+export type Chunker = Kernel<void, [onChunk: (length: number) => void]>;
+
 /** Compresses and decompresses single Nydus chunks: one compressed unit per chunk, no framing. */
 export interface ChunkCodec {
   readonly name: "none" | "lz4_block" | "zstd";
