@@ -112,6 +112,11 @@ export function configure(flags: u32): i32 {
 }
 
 // ---------------------------------------------------------------------------------------------
+// The compression function. Each of its seven rounds applies G to the four columns of the 4x4
+// state, then to its four diagonals, with G consuming two message words. The rounds are written
+// out so that the message schedule (round r+1 takes word PERMUTATION[i] of round r as its word i,
+// PERMUTATION = 2 6 3 10 7 0 4 13 1 11 12 5 9 14 15 8) is a renaming, not data movement.
+
 // One compression, scalar: 16 state words and 16 message words in locals.
 
 /**
@@ -127,32 +132,125 @@ function compress(cv: usize, block: usize, counter: u64, blockLen: u32, flags: u
   let m4 = load<u32>(block, 16), m5 = load<u32>(block, 20), m6 = load<u32>(block, 24), m7 = load<u32>(block, 28);
   let m8 = load<u32>(block, 32), m9 = load<u32>(block, 36), m10 = load<u32>(block, 40), m11 = load<u32>(block, 44);
   let m12 = load<u32>(block, 48), m13 = load<u32>(block, 52), m14 = load<u32>(block, 56), m15 = load<u32>(block, 60);
-  for (let round = 0; ; round++) {
-    // Columns.
-    s0 += s4 + m0; s12 = rotr<u32>(s12 ^ s0, 16); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 12);
-    s0 += s4 + m1; s12 = rotr<u32>(s12 ^ s0, 8); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 7);
-    s1 += s5 + m2; s13 = rotr<u32>(s13 ^ s1, 16); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 12);
-    s1 += s5 + m3; s13 = rotr<u32>(s13 ^ s1, 8); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 7);
-    s2 += s6 + m4; s14 = rotr<u32>(s14 ^ s2, 16); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 12);
-    s2 += s6 + m5; s14 = rotr<u32>(s14 ^ s2, 8); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 7);
-    s3 += s7 + m6; s15 = rotr<u32>(s15 ^ s3, 16); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 12);
-    s3 += s7 + m7; s15 = rotr<u32>(s15 ^ s3, 8); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 7);
-    // Diagonals.
-    s0 += s5 + m8; s15 = rotr<u32>(s15 ^ s0, 16); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 12);
-    s0 += s5 + m9; s15 = rotr<u32>(s15 ^ s0, 8); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 7);
-    s1 += s6 + m10; s12 = rotr<u32>(s12 ^ s1, 16); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 12);
-    s1 += s6 + m11; s12 = rotr<u32>(s12 ^ s1, 8); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 7);
-    s2 += s7 + m12; s13 = rotr<u32>(s13 ^ s2, 16); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 12);
-    s2 += s7 + m13; s13 = rotr<u32>(s13 ^ s2, 8); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 7);
-    s3 += s4 + m14; s14 = rotr<u32>(s14 ^ s3, 16); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 12);
-    s3 += s4 + m15; s14 = rotr<u32>(s14 ^ s3, 8); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 7);
-    if (round == 6) break;
-    // The message schedule: word i of the next round is word PERMUTATION[i] of this one.
-    const t0 = m0, t1 = m1, t2 = m2, t3 = m3, t4 = m4, t5 = m5, t6 = m6, t7 = m7;
-    const t8 = m8, t9 = m9, t10 = m10, t11 = m11, t12 = m12, t13 = m13, t14 = m14, t15 = m15;
-    m0 = t2; m1 = t6; m2 = t3; m3 = t10; m4 = t7; m5 = t0; m6 = t4; m7 = t13;
-    m8 = t1; m9 = t11; m10 = t12; m11 = t5; m12 = t9; m13 = t14; m14 = t15; m15 = t8;
-  }
+  // Round 1.
+  s0 += s4 + m0; s12 = rotr<u32>(s12 ^ s0, 16); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 12);
+  s0 += s4 + m1; s12 = rotr<u32>(s12 ^ s0, 8); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 7);
+  s1 += s5 + m2; s13 = rotr<u32>(s13 ^ s1, 16); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 12);
+  s1 += s5 + m3; s13 = rotr<u32>(s13 ^ s1, 8); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 7);
+  s2 += s6 + m4; s14 = rotr<u32>(s14 ^ s2, 16); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 12);
+  s2 += s6 + m5; s14 = rotr<u32>(s14 ^ s2, 8); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 7);
+  s3 += s7 + m6; s15 = rotr<u32>(s15 ^ s3, 16); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 12);
+  s3 += s7 + m7; s15 = rotr<u32>(s15 ^ s3, 8); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 7);
+  s0 += s5 + m8; s15 = rotr<u32>(s15 ^ s0, 16); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 12);
+  s0 += s5 + m9; s15 = rotr<u32>(s15 ^ s0, 8); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 7);
+  s1 += s6 + m10; s12 = rotr<u32>(s12 ^ s1, 16); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 12);
+  s1 += s6 + m11; s12 = rotr<u32>(s12 ^ s1, 8); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 7);
+  s2 += s7 + m12; s13 = rotr<u32>(s13 ^ s2, 16); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 12);
+  s2 += s7 + m13; s13 = rotr<u32>(s13 ^ s2, 8); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 7);
+  s3 += s4 + m14; s14 = rotr<u32>(s14 ^ s3, 16); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 12);
+  s3 += s4 + m15; s14 = rotr<u32>(s14 ^ s3, 8); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 7);
+  // Round 2.
+  s0 += s4 + m2; s12 = rotr<u32>(s12 ^ s0, 16); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 12);
+  s0 += s4 + m6; s12 = rotr<u32>(s12 ^ s0, 8); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 7);
+  s1 += s5 + m3; s13 = rotr<u32>(s13 ^ s1, 16); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 12);
+  s1 += s5 + m10; s13 = rotr<u32>(s13 ^ s1, 8); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 7);
+  s2 += s6 + m7; s14 = rotr<u32>(s14 ^ s2, 16); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 12);
+  s2 += s6 + m0; s14 = rotr<u32>(s14 ^ s2, 8); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 7);
+  s3 += s7 + m4; s15 = rotr<u32>(s15 ^ s3, 16); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 12);
+  s3 += s7 + m13; s15 = rotr<u32>(s15 ^ s3, 8); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 7);
+  s0 += s5 + m1; s15 = rotr<u32>(s15 ^ s0, 16); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 12);
+  s0 += s5 + m11; s15 = rotr<u32>(s15 ^ s0, 8); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 7);
+  s1 += s6 + m12; s12 = rotr<u32>(s12 ^ s1, 16); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 12);
+  s1 += s6 + m5; s12 = rotr<u32>(s12 ^ s1, 8); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 7);
+  s2 += s7 + m9; s13 = rotr<u32>(s13 ^ s2, 16); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 12);
+  s2 += s7 + m14; s13 = rotr<u32>(s13 ^ s2, 8); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 7);
+  s3 += s4 + m15; s14 = rotr<u32>(s14 ^ s3, 16); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 12);
+  s3 += s4 + m8; s14 = rotr<u32>(s14 ^ s3, 8); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 7);
+  // Round 3.
+  s0 += s4 + m3; s12 = rotr<u32>(s12 ^ s0, 16); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 12);
+  s0 += s4 + m4; s12 = rotr<u32>(s12 ^ s0, 8); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 7);
+  s1 += s5 + m10; s13 = rotr<u32>(s13 ^ s1, 16); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 12);
+  s1 += s5 + m12; s13 = rotr<u32>(s13 ^ s1, 8); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 7);
+  s2 += s6 + m13; s14 = rotr<u32>(s14 ^ s2, 16); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 12);
+  s2 += s6 + m2; s14 = rotr<u32>(s14 ^ s2, 8); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 7);
+  s3 += s7 + m7; s15 = rotr<u32>(s15 ^ s3, 16); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 12);
+  s3 += s7 + m14; s15 = rotr<u32>(s15 ^ s3, 8); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 7);
+  s0 += s5 + m6; s15 = rotr<u32>(s15 ^ s0, 16); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 12);
+  s0 += s5 + m5; s15 = rotr<u32>(s15 ^ s0, 8); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 7);
+  s1 += s6 + m9; s12 = rotr<u32>(s12 ^ s1, 16); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 12);
+  s1 += s6 + m0; s12 = rotr<u32>(s12 ^ s1, 8); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 7);
+  s2 += s7 + m11; s13 = rotr<u32>(s13 ^ s2, 16); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 12);
+  s2 += s7 + m15; s13 = rotr<u32>(s13 ^ s2, 8); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 7);
+  s3 += s4 + m8; s14 = rotr<u32>(s14 ^ s3, 16); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 12);
+  s3 += s4 + m1; s14 = rotr<u32>(s14 ^ s3, 8); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 7);
+  // Round 4.
+  s0 += s4 + m10; s12 = rotr<u32>(s12 ^ s0, 16); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 12);
+  s0 += s4 + m7; s12 = rotr<u32>(s12 ^ s0, 8); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 7);
+  s1 += s5 + m12; s13 = rotr<u32>(s13 ^ s1, 16); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 12);
+  s1 += s5 + m9; s13 = rotr<u32>(s13 ^ s1, 8); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 7);
+  s2 += s6 + m14; s14 = rotr<u32>(s14 ^ s2, 16); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 12);
+  s2 += s6 + m3; s14 = rotr<u32>(s14 ^ s2, 8); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 7);
+  s3 += s7 + m13; s15 = rotr<u32>(s15 ^ s3, 16); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 12);
+  s3 += s7 + m15; s15 = rotr<u32>(s15 ^ s3, 8); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 7);
+  s0 += s5 + m4; s15 = rotr<u32>(s15 ^ s0, 16); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 12);
+  s0 += s5 + m0; s15 = rotr<u32>(s15 ^ s0, 8); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 7);
+  s1 += s6 + m11; s12 = rotr<u32>(s12 ^ s1, 16); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 12);
+  s1 += s6 + m2; s12 = rotr<u32>(s12 ^ s1, 8); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 7);
+  s2 += s7 + m5; s13 = rotr<u32>(s13 ^ s2, 16); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 12);
+  s2 += s7 + m8; s13 = rotr<u32>(s13 ^ s2, 8); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 7);
+  s3 += s4 + m1; s14 = rotr<u32>(s14 ^ s3, 16); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 12);
+  s3 += s4 + m6; s14 = rotr<u32>(s14 ^ s3, 8); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 7);
+  // Round 5.
+  s0 += s4 + m12; s12 = rotr<u32>(s12 ^ s0, 16); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 12);
+  s0 += s4 + m13; s12 = rotr<u32>(s12 ^ s0, 8); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 7);
+  s1 += s5 + m9; s13 = rotr<u32>(s13 ^ s1, 16); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 12);
+  s1 += s5 + m11; s13 = rotr<u32>(s13 ^ s1, 8); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 7);
+  s2 += s6 + m15; s14 = rotr<u32>(s14 ^ s2, 16); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 12);
+  s2 += s6 + m10; s14 = rotr<u32>(s14 ^ s2, 8); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 7);
+  s3 += s7 + m14; s15 = rotr<u32>(s15 ^ s3, 16); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 12);
+  s3 += s7 + m8; s15 = rotr<u32>(s15 ^ s3, 8); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 7);
+  s0 += s5 + m7; s15 = rotr<u32>(s15 ^ s0, 16); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 12);
+  s0 += s5 + m2; s15 = rotr<u32>(s15 ^ s0, 8); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 7);
+  s1 += s6 + m5; s12 = rotr<u32>(s12 ^ s1, 16); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 12);
+  s1 += s6 + m3; s12 = rotr<u32>(s12 ^ s1, 8); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 7);
+  s2 += s7 + m0; s13 = rotr<u32>(s13 ^ s2, 16); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 12);
+  s2 += s7 + m1; s13 = rotr<u32>(s13 ^ s2, 8); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 7);
+  s3 += s4 + m6; s14 = rotr<u32>(s14 ^ s3, 16); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 12);
+  s3 += s4 + m4; s14 = rotr<u32>(s14 ^ s3, 8); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 7);
+  // Round 6.
+  s0 += s4 + m9; s12 = rotr<u32>(s12 ^ s0, 16); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 12);
+  s0 += s4 + m14; s12 = rotr<u32>(s12 ^ s0, 8); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 7);
+  s1 += s5 + m11; s13 = rotr<u32>(s13 ^ s1, 16); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 12);
+  s1 += s5 + m5; s13 = rotr<u32>(s13 ^ s1, 8); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 7);
+  s2 += s6 + m8; s14 = rotr<u32>(s14 ^ s2, 16); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 12);
+  s2 += s6 + m12; s14 = rotr<u32>(s14 ^ s2, 8); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 7);
+  s3 += s7 + m15; s15 = rotr<u32>(s15 ^ s3, 16); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 12);
+  s3 += s7 + m1; s15 = rotr<u32>(s15 ^ s3, 8); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 7);
+  s0 += s5 + m13; s15 = rotr<u32>(s15 ^ s0, 16); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 12);
+  s0 += s5 + m3; s15 = rotr<u32>(s15 ^ s0, 8); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 7);
+  s1 += s6 + m0; s12 = rotr<u32>(s12 ^ s1, 16); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 12);
+  s1 += s6 + m10; s12 = rotr<u32>(s12 ^ s1, 8); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 7);
+  s2 += s7 + m2; s13 = rotr<u32>(s13 ^ s2, 16); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 12);
+  s2 += s7 + m6; s13 = rotr<u32>(s13 ^ s2, 8); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 7);
+  s3 += s4 + m4; s14 = rotr<u32>(s14 ^ s3, 16); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 12);
+  s3 += s4 + m7; s14 = rotr<u32>(s14 ^ s3, 8); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 7);
+  // Round 7.
+  s0 += s4 + m11; s12 = rotr<u32>(s12 ^ s0, 16); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 12);
+  s0 += s4 + m15; s12 = rotr<u32>(s12 ^ s0, 8); s8 += s12; s4 = rotr<u32>(s4 ^ s8, 7);
+  s1 += s5 + m5; s13 = rotr<u32>(s13 ^ s1, 16); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 12);
+  s1 += s5 + m0; s13 = rotr<u32>(s13 ^ s1, 8); s9 += s13; s5 = rotr<u32>(s5 ^ s9, 7);
+  s2 += s6 + m1; s14 = rotr<u32>(s14 ^ s2, 16); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 12);
+  s2 += s6 + m9; s14 = rotr<u32>(s14 ^ s2, 8); s10 += s14; s6 = rotr<u32>(s6 ^ s10, 7);
+  s3 += s7 + m8; s15 = rotr<u32>(s15 ^ s3, 16); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 12);
+  s3 += s7 + m6; s15 = rotr<u32>(s15 ^ s3, 8); s11 += s15; s7 = rotr<u32>(s7 ^ s11, 7);
+  s0 += s5 + m14; s15 = rotr<u32>(s15 ^ s0, 16); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 12);
+  s0 += s5 + m10; s15 = rotr<u32>(s15 ^ s0, 8); s10 += s15; s5 = rotr<u32>(s5 ^ s10, 7);
+  s1 += s6 + m2; s12 = rotr<u32>(s12 ^ s1, 16); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 12);
+  s1 += s6 + m12; s12 = rotr<u32>(s12 ^ s1, 8); s11 += s12; s6 = rotr<u32>(s6 ^ s11, 7);
+  s2 += s7 + m3; s13 = rotr<u32>(s13 ^ s2, 16); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 12);
+  s2 += s7 + m4; s13 = rotr<u32>(s13 ^ s2, 8); s8 += s13; s7 = rotr<u32>(s7 ^ s8, 7);
+  s3 += s4 + m7; s14 = rotr<u32>(s14 ^ s3, 16); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 12);
+  s3 += s4 + m13; s14 = rotr<u32>(s14 ^ s3, 8); s9 += s14; s4 = rotr<u32>(s4 ^ s9, 7);
   store<u32>(out, s0 ^ s8, 0);
   store<u32>(out, s1 ^ s9, 4);
   store<u32>(out, s2 ^ s10, 8);
@@ -233,31 +331,125 @@ function hash4(input: usize, stride: usize, blocks: u32, counter: u64, counterSt
     let s0 = h0, s1 = h1, s2 = h2, s3 = h3, s4 = h4, s5 = h5, s6 = h6, s7 = h7;
     let s8 = i32x4.splat(IV0), s9 = i32x4.splat(IV1), s10 = i32x4.splat(IV2), s11 = i32x4.splat(IV3);
     let s12 = counterLo, s13 = counterHi, s14 = blockLen, s15 = i32x4.splat(flags);
-    for (let round = 0; ; round++) {
-      // Columns.
-      s0 = i32x4.add(i32x4.add(s0, s4), m0); s12 = rotr16(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr12(v128.xor(s4, s8));
-      s1 = i32x4.add(i32x4.add(s1, s5), m2); s13 = rotr16(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr12(v128.xor(s5, s9));
-      s2 = i32x4.add(i32x4.add(s2, s6), m4); s14 = rotr16(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr12(v128.xor(s6, s10));
-      s3 = i32x4.add(i32x4.add(s3, s7), m6); s15 = rotr16(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr12(v128.xor(s7, s11));
-      s0 = i32x4.add(i32x4.add(s0, s4), m1); s12 = rotr8(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr7(v128.xor(s4, s8));
-      s1 = i32x4.add(i32x4.add(s1, s5), m3); s13 = rotr8(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr7(v128.xor(s5, s9));
-      s2 = i32x4.add(i32x4.add(s2, s6), m5); s14 = rotr8(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr7(v128.xor(s6, s10));
-      s3 = i32x4.add(i32x4.add(s3, s7), m7); s15 = rotr8(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr7(v128.xor(s7, s11));
-      // Diagonals.
-      s0 = i32x4.add(i32x4.add(s0, s5), m8); s15 = rotr16(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr12(v128.xor(s5, s10));
-      s1 = i32x4.add(i32x4.add(s1, s6), m10); s12 = rotr16(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr12(v128.xor(s6, s11));
-      s2 = i32x4.add(i32x4.add(s2, s7), m12); s13 = rotr16(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr12(v128.xor(s7, s8));
-      s3 = i32x4.add(i32x4.add(s3, s4), m14); s14 = rotr16(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr12(v128.xor(s4, s9));
-      s0 = i32x4.add(i32x4.add(s0, s5), m9); s15 = rotr8(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr7(v128.xor(s5, s10));
-      s1 = i32x4.add(i32x4.add(s1, s6), m11); s12 = rotr8(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr7(v128.xor(s6, s11));
-      s2 = i32x4.add(i32x4.add(s2, s7), m13); s13 = rotr8(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr7(v128.xor(s7, s8));
-      s3 = i32x4.add(i32x4.add(s3, s4), m15); s14 = rotr8(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr7(v128.xor(s4, s9));
-      if (round == 6) break;
-      const t0 = m0, t1 = m1, t2 = m2, t3 = m3, t4 = m4, t5 = m5, t6 = m6, t7 = m7;
-      const t8 = m8, t9 = m9, t10 = m10, t11 = m11, t12 = m12, t13 = m13, t14 = m14, t15 = m15;
-      m0 = t2; m1 = t6; m2 = t3; m3 = t10; m4 = t7; m5 = t0; m6 = t4; m7 = t13;
-      m8 = t1; m9 = t11; m10 = t12; m11 = t5; m12 = t9; m13 = t14; m14 = t15; m15 = t8;
-    }
+    // Round 1: message words 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15.
+    s0 = i32x4.add(i32x4.add(s0, s4), m0); s12 = rotr16(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr12(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m2); s13 = rotr16(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr12(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m4); s14 = rotr16(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr12(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m6); s15 = rotr16(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr12(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s4), m1); s12 = rotr8(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr7(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m3); s13 = rotr8(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr7(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m5); s14 = rotr8(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr7(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m7); s15 = rotr8(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr7(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s5), m8); s15 = rotr16(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr12(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m10); s12 = rotr16(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr12(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m12); s13 = rotr16(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr12(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m14); s14 = rotr16(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr12(v128.xor(s4, s9));
+    s0 = i32x4.add(i32x4.add(s0, s5), m9); s15 = rotr8(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr7(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m11); s12 = rotr8(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr7(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m13); s13 = rotr8(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr7(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m15); s14 = rotr8(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr7(v128.xor(s4, s9));
+    // Round 2: message words 2 6 3 10 7 0 4 13 1 11 12 5 9 14 15 8.
+    s0 = i32x4.add(i32x4.add(s0, s4), m2); s12 = rotr16(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr12(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m3); s13 = rotr16(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr12(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m7); s14 = rotr16(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr12(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m4); s15 = rotr16(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr12(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s4), m6); s12 = rotr8(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr7(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m10); s13 = rotr8(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr7(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m0); s14 = rotr8(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr7(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m13); s15 = rotr8(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr7(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s5), m1); s15 = rotr16(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr12(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m12); s12 = rotr16(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr12(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m9); s13 = rotr16(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr12(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m15); s14 = rotr16(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr12(v128.xor(s4, s9));
+    s0 = i32x4.add(i32x4.add(s0, s5), m11); s15 = rotr8(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr7(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m5); s12 = rotr8(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr7(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m14); s13 = rotr8(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr7(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m8); s14 = rotr8(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr7(v128.xor(s4, s9));
+    // Round 3: message words 3 4 10 12 13 2 7 14 6 5 9 0 11 15 8 1.
+    s0 = i32x4.add(i32x4.add(s0, s4), m3); s12 = rotr16(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr12(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m10); s13 = rotr16(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr12(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m13); s14 = rotr16(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr12(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m7); s15 = rotr16(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr12(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s4), m4); s12 = rotr8(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr7(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m12); s13 = rotr8(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr7(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m2); s14 = rotr8(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr7(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m14); s15 = rotr8(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr7(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s5), m6); s15 = rotr16(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr12(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m9); s12 = rotr16(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr12(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m11); s13 = rotr16(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr12(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m8); s14 = rotr16(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr12(v128.xor(s4, s9));
+    s0 = i32x4.add(i32x4.add(s0, s5), m5); s15 = rotr8(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr7(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m0); s12 = rotr8(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr7(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m15); s13 = rotr8(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr7(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m1); s14 = rotr8(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr7(v128.xor(s4, s9));
+    // Round 4: message words 10 7 12 9 14 3 13 15 4 0 11 2 5 8 1 6.
+    s0 = i32x4.add(i32x4.add(s0, s4), m10); s12 = rotr16(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr12(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m12); s13 = rotr16(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr12(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m14); s14 = rotr16(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr12(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m13); s15 = rotr16(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr12(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s4), m7); s12 = rotr8(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr7(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m9); s13 = rotr8(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr7(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m3); s14 = rotr8(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr7(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m15); s15 = rotr8(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr7(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s5), m4); s15 = rotr16(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr12(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m11); s12 = rotr16(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr12(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m5); s13 = rotr16(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr12(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m1); s14 = rotr16(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr12(v128.xor(s4, s9));
+    s0 = i32x4.add(i32x4.add(s0, s5), m0); s15 = rotr8(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr7(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m2); s12 = rotr8(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr7(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m8); s13 = rotr8(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr7(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m6); s14 = rotr8(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr7(v128.xor(s4, s9));
+    // Round 5: message words 12 13 9 11 15 10 14 8 7 2 5 3 0 1 6 4.
+    s0 = i32x4.add(i32x4.add(s0, s4), m12); s12 = rotr16(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr12(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m9); s13 = rotr16(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr12(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m15); s14 = rotr16(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr12(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m14); s15 = rotr16(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr12(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s4), m13); s12 = rotr8(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr7(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m11); s13 = rotr8(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr7(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m10); s14 = rotr8(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr7(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m8); s15 = rotr8(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr7(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s5), m7); s15 = rotr16(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr12(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m5); s12 = rotr16(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr12(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m0); s13 = rotr16(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr12(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m6); s14 = rotr16(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr12(v128.xor(s4, s9));
+    s0 = i32x4.add(i32x4.add(s0, s5), m2); s15 = rotr8(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr7(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m3); s12 = rotr8(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr7(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m1); s13 = rotr8(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr7(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m4); s14 = rotr8(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr7(v128.xor(s4, s9));
+    // Round 6: message words 9 14 11 5 8 12 15 1 13 3 0 10 2 6 4 7.
+    s0 = i32x4.add(i32x4.add(s0, s4), m9); s12 = rotr16(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr12(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m11); s13 = rotr16(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr12(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m8); s14 = rotr16(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr12(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m15); s15 = rotr16(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr12(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s4), m14); s12 = rotr8(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr7(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m5); s13 = rotr8(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr7(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m12); s14 = rotr8(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr7(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m1); s15 = rotr8(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr7(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s5), m13); s15 = rotr16(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr12(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m0); s12 = rotr16(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr12(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m2); s13 = rotr16(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr12(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m4); s14 = rotr16(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr12(v128.xor(s4, s9));
+    s0 = i32x4.add(i32x4.add(s0, s5), m3); s15 = rotr8(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr7(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m10); s12 = rotr8(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr7(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m6); s13 = rotr8(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr7(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m7); s14 = rotr8(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr7(v128.xor(s4, s9));
+    // Round 7: message words 11 15 5 0 1 9 8 6 14 10 2 12 3 4 7 13.
+    s0 = i32x4.add(i32x4.add(s0, s4), m11); s12 = rotr16(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr12(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m5); s13 = rotr16(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr12(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m1); s14 = rotr16(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr12(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m8); s15 = rotr16(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr12(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s4), m15); s12 = rotr8(v128.xor(s12, s0)); s8 = i32x4.add(s8, s12); s4 = rotr7(v128.xor(s4, s8));
+    s1 = i32x4.add(i32x4.add(s1, s5), m0); s13 = rotr8(v128.xor(s13, s1)); s9 = i32x4.add(s9, s13); s5 = rotr7(v128.xor(s5, s9));
+    s2 = i32x4.add(i32x4.add(s2, s6), m9); s14 = rotr8(v128.xor(s14, s2)); s10 = i32x4.add(s10, s14); s6 = rotr7(v128.xor(s6, s10));
+    s3 = i32x4.add(i32x4.add(s3, s7), m6); s15 = rotr8(v128.xor(s15, s3)); s11 = i32x4.add(s11, s15); s7 = rotr7(v128.xor(s7, s11));
+    s0 = i32x4.add(i32x4.add(s0, s5), m14); s15 = rotr16(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr12(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m2); s12 = rotr16(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr12(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m3); s13 = rotr16(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr12(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m7); s14 = rotr16(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr12(v128.xor(s4, s9));
+    s0 = i32x4.add(i32x4.add(s0, s5), m10); s15 = rotr8(v128.xor(s15, s0)); s10 = i32x4.add(s10, s15); s5 = rotr7(v128.xor(s5, s10));
+    s1 = i32x4.add(i32x4.add(s1, s6), m12); s12 = rotr8(v128.xor(s12, s1)); s11 = i32x4.add(s11, s12); s6 = rotr7(v128.xor(s6, s11));
+    s2 = i32x4.add(i32x4.add(s2, s7), m4); s13 = rotr8(v128.xor(s13, s2)); s8 = i32x4.add(s8, s13); s7 = rotr7(v128.xor(s7, s8));
+    s3 = i32x4.add(i32x4.add(s3, s4), m13); s14 = rotr8(v128.xor(s14, s3)); s9 = i32x4.add(s9, s14); s4 = rotr7(v128.xor(s4, s9));
     h0 = v128.xor(s0, s8); h1 = v128.xor(s1, s9); h2 = v128.xor(s2, s10); h3 = v128.xor(s3, s11);
     h4 = v128.xor(s4, s12); h5 = v128.xor(s5, s13); h6 = v128.xor(s6, s14); h7 = v128.xor(s7, s15);
   }
