@@ -8,7 +8,6 @@ import type { ChunkInfo } from "../rafs/types.js";
 
 /** Where new chunks go: the blob writer of the layer being converted. */
 export interface ChunkTarget {
-  readonly blobIndex: number;
   /** Appends one chunk; `data` is compressed when `compressed`, else the raw chunk. */
   addChunk(chunk: { digest: Uint8Array; uncompressedSize: number; data: Uint8Array; compressed: boolean }): Promise<ChunkInfo>;
 }

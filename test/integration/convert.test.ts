@@ -1,0 +1,139 @@
+// `convert` end to end: generated OCI layouts (and the corpus when present) become Nydus images
+// whose tree, read back by strata and extracted by fsck.erofs, equals the source's flattened tree.
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import { convert } from "../../src/convert/convert.js";
+import { resolveOptions, type ChunkCompressor } from "../../src/convert/options.js";
+import { chunkCodecFor, hasherFor, rafsKernels } from "../../src/kernels/index.js";
+import { createSha256 } from "../../src/kernels/sha256.js";
+import { inspectImage, listTree, type InspectEntry } from "../../src/oci/inspect.js";
+import { LayoutWriter } from "../../src/oci/layout-writer.js";
+import { openOciLayout } from "../../src/oci/layout.js";
+import { randomLayout } from "../../src/oci/random.js";
+import type { Image } from "../../src/oci/types.js";
+import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
+import { readFile } from "../../src/rafs/read.js";
+import type { RafsInode } from "../../src/rafs/types.js";
+import { nodeFilesPort } from "../../runtimes/node/files.js";
+import { nodeOutput } from "../../runtimes/node/output.js";
+import { extractWithFsck, hasErofsUtils, type DiskEntry } from "../helpers/erofs.js";
+import { ports } from "../helpers/kernels.js";
+import { readNydusLayout, type NydusLayout } from "../helpers/nydus-layout.js";
+import { writeLayout } from "../helpers/random-image.js";
+import { testKernels } from "../helpers/validate.js";
+
+const work = mkdtempSync(join(tmpdir(), "strata-convert-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const files = nodeFilesPort();
+const { kernels: oci } = await testKernels();
+const rafs = await rafsKernels(ports);
+const CORPUS = process.env.STRATA_CORPUS ?? "/tmp/corpus";
+
+let counter = 0;
+async function convertTo(source: Image, options: { compressor?: ChunkCompressor; chunkSize?: number; singleBlob?: boolean } = {}): Promise<{ dir: string; out: NydusLayout; stats: Awaited<ReturnType<typeof convert>>["stats"] }> {
+  const resolved = resolveOptions(options, ["none", "lz4_block", "zstd"], "zstd");
+  const dir = join(work, `out-${counter++}`);
+  const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createSha256(ports) });
+  const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
+  const result = await convert(source, dest, "nydus", { digester, sha256, codec }, resolved);
+  return { dir, out: await readNydusLayout(dir, "nydus"), stats: result.stats };
+}
+
+/** The converted tree as listing rows, content hashed through verified chunk reads. */
+async function convertedListing(out: NydusLayout): Promise<InspectEntry[]> {
+  const blobs = new Map(await Promise.all(out.image.blobs.map(async (info) => [info.blobId, await openBlob(bytesSource(out.blobs.get(info.blobId)!), { info })] as const)));
+  const digests = new Map<RafsInode, string>();
+  const visit = async (inode: RafsInode, path: string) => {
+    if (inode.chunks && !digests.has(inode)) digests.set(inode, createHash("sha256").update(await readFile(out.image, path, blobs, rafs)).digest("hex"));
+    for (const [name, child] of inode.entries ?? []) await visit(child, path === "/" ? `/${name}` : `${path}/${name}`);
+  };
+  await visit(out.image.root, "/");
+  return listTree(out.image.root, digests);
+}
+
+/**
+ * Listing rows as fsck.erofs extraction shows them: setuid/setgid are not compared on disk
+ * (chown after chmod clears them, and new directories inherit a parent's setgid).
+ */
+function asDisk(rows: InspectEntry[]): DiskEntry[] {
+  return rows
+    .map((r) => ({
+      path: r.path,
+      type: r.type,
+      mode: r.mode & ~0o6000,
+      uid: r.uid,
+      gid: r.gid,
+      size: r.type === "file" || r.type === "symlink" ? r.size : 0,
+      ...(r.sha256 !== undefined ? { sha256: r.sha256 } : {}),
+      ...(r.target !== undefined ? { target: r.target } : {}),
+    }))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+const onDisk = (rows: DiskEntry[]) => rows.map((r) => ({ ...r, mode: r.mode & ~0o6000 }));
+
+const strip = (rows: InspectEntry[]) => rows.map(({ linkTo: _l, ...r }) => r);
+
+describe("generated images", () => {
+  for (const seed of [1, 2, 4, 6]) {
+    test(`seed ${seed}: the converted tree equals the source's, read by strata and by fsck.erofs`, async () => {
+      const layout = await randomLayout(oci, { seed, layers: 4, entries: 30 });
+      const dir = join(work, `src-${seed}`);
+      writeLayout(dir, layout);
+      const source = await openOciLayout(files, dir, { kernels: oci });
+      const expected = await inspectImage(source, oci);
+      const compressor = ({ 1: "zstd", 2: "lz4_block", 4: "none", 6: "zstd" } as const)[seed];
+      const { out } = await convertTo(source, { compressor, chunkSize: seed === 6 ? 4096 : undefined });
+      expect(strip(await convertedListing(out))).toEqual(strip(expected));
+      if (hasErofsUtils) expect(onDisk(await extractWithFsck(out.bootstrap, out.image, out.blobs, rafs))).toEqual(asDisk(expected));
+      // nydusify's manifest conventions
+      expect(out.config.rootfs.diff_ids).toEqual(out.manifest.layers.map((l, i) => (i < out.manifest.layers.length - 1 ? l.digest : out.config.rootfs.diff_ids.at(-1))));
+      expect(out.manifest.layers.at(-1)!.annotations).toMatchObject({ "containerd.io/snapshot/nydus-bootstrap": "true", "containerd.io/snapshot/nydus-fs-version": "6" });
+      for (const l of out.manifest.layers.slice(0, -1)) expect(l.annotations).toEqual({ "containerd.io/snapshot/nydus-blob": "true" });
+      expect(out.image.blobs.map((b) => `sha256:${b.blobId}`)).toEqual(out.manifest.layers.slice(0, -1).map((l) => l.digest));
+    });
+  }
+
+  test("converting twice gives identical blobs, bootstrap and manifest", async () => {
+    const layout = await randomLayout(oci, { seed: 9, layers: 3, entries: 40 });
+    const dir = join(work, "src-twice");
+    writeLayout(dir, layout);
+    const a = await convertTo(await openOciLayout(files, dir, { kernels: oci }));
+    const b = await convertTo(await openOciLayout(files, dir, { kernels: oci }));
+    expect(b.out.manifestDigest).toBe(a.out.manifestDigest);
+    expect(Buffer.from(b.out.bootstrap).equals(Buffer.from(a.out.bootstrap))).toBe(true);
+  });
+
+  test("--single-blob puts every chunk into one blob", async () => {
+    const layout = await randomLayout(oci, { seed: 5, layers: 3, entries: 30 });
+    const dir = join(work, "src-single");
+    writeLayout(dir, layout);
+    const source = await openOciLayout(files, dir, { kernels: oci });
+    const { out } = await convertTo(source, { singleBlob: true });
+    expect(out.image.blobs).toHaveLength(1);
+    expect(strip(await convertedListing(out))).toEqual(strip(await inspectImage(source, oci)));
+  });
+});
+
+const corpusImage = (name: string) => join(CORPUS, "images", name);
+describe.skipIf(!existsSync(corpusImage("hamburger")))("corpus images (../shared/corpus/build-corpus.sh)", () => {
+  for (const name of ["base", "app-v1", "hamburger"]) {
+    test(`${name}: converted tree equals the flattened OCI tree, by fsck.erofs`, async () => {
+      const source = await openOciLayout(files, corpusImage(name), { kernels: oci });
+      const expected = await inspectImage(source, oci);
+      const { out, stats } = await convertTo(source);
+      if (name === "hamburger") {
+        // The 20 MiB file is added, deleted and added again: its chunks are stored once.
+        const stored = [...out.blobs.values()].reduce((n, b) => n + b.length, 0);
+        const base = await convertTo(await openOciLayout(files, corpusImage("base"), { kernels: oci }));
+        const baseStored = [...base.out.blobs.values()].reduce((n, b) => n + b.length, 0);
+        expect(stats.dedupedBytes).toBeGreaterThanOrEqual(20 << 20);
+        expect(stored - baseStored).toBeLessThan(22 << 20);
+      }
+      if (hasErofsUtils) expect(onDisk(await extractWithFsck(out.bootstrap, out.image, out.blobs, rafs))).toEqual(asDisk(expected));
+    }, 600_000);
+  }
+});
