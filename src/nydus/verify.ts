@@ -144,7 +144,9 @@ export async function verifyNydusImage(image: NydusImage, kernels: RafsKernels, 
         } catch (e) {
           if (!isStrataError(e)) throw e;
           const blobId = rafs.blobs[chunk.blobIndex]?.blobId;
-          failure = { part: "chunk", check: "chunk", message: e.message, code: e.code, path, chunk: i, blobId, offset: chunk.compressedOffset, section: BlobSection.DATA };
+          // A chunk that disagrees with the blob's tables names that table; else its data is bad.
+          const section = (e.code === "BAD_BLOB" ? sectionOf(e) : undefined) ?? BlobSection.DATA;
+          failure = { part: "chunk", check: "chunk", message: e.message, code: e.code, path, chunk: i, blobId, offset: chunk.compressedOffset, section };
         }
         outcome.set(key, failure);
       }
@@ -230,6 +232,9 @@ async function checkBlob(info: BlobInfo, range: BlobRange, kernels: RafsKernels,
   }
 
   const meta = info.meta;
+  if (!blob.toc && meta.tocSize > 0) {
+    fail({ ...where, check: "blob-structure", section: BlobSection.TOC, message: `blob ${blobId}: the bootstrap records a ToC of ${meta.tocSize} bytes, the blob has none` });
+  }
   if (blob.toc && meta.tocSize > 0 && meta.tocDigest && meta.tocDigest.some((b) => b !== 0) && meta.tocSize <= range.size) {
     const toc = await range.read(range.size - meta.tocSize, meta.tocSize);
     if (!equal(sha256.digest(toc), meta.tocDigest)) {
