@@ -5,17 +5,22 @@
  *
  *   block 0        superblock (1024), extended superblock (1152), device table (1408, 128 B a blob)
  *   next block     blob table (256 B a blob), then the prefetch table (u32 nids)
- *   meta_blkaddr   inodes on 32-byte slots: root first, then the tree in depth-first name order;
+ *   meta_blkaddr   one empty block, as Nydus leaves it, so that the root's nid is 128 and never 0
+ *   +1 block       inodes on 32-byte slots: root first, then the tree in depth-first name order;
  *                  directory and symlink tails inline after their inode, chunk indexes after
  *                  each regular file's inode
  *   then           directory blocks and symlink targets that do not fit inline
  *   then           the chunk table (80-byte records sorted by digest), padded to 4 KiB
  *
  * The output depends only on the tree, the blob table and the options: no clocks, no map order.
+ * The build time is 0, so compact inodes (which carry no mtime) are used only for mtime 0: the
+ * kernel gives a compact inode the build time and nydusd gives it 0, and both must agree.
+ * docs/FORMAT.md lists every field written.
  */
 import { StrataError } from "../errors.js";
 import { compareNames, kindOf, type InodeKind } from "../fs/inode.js";
 import {
+  BlobFeatures,
   Compressor,
   Digester,
   EROFS_BLOCK_BITS,
@@ -53,7 +58,7 @@ const FILE_TYPE: Record<InodeKind, number> = {
   socket: FileType.SOCK,
 };
 
-/** Longest prefixes first, so "system.posix_acl_access" wins over nothing. */
+/** Longest prefixes first (a name matches at most one anyway). */
 const XATTR_PREFIXES = Object.entries(XattrIndex).sort((a, b) => b[0].length - a[0].length);
 
 /** One inode as it will be laid out. */
@@ -82,8 +87,8 @@ export function writeBootstrap(input: BootstrapInput): Uint8Array {
   if (!Number.isInteger(chunkBits) || chunkBits < 12 || chunkBits > 24) throw new StrataError("INVALID_ARGUMENT", `chunk size ${chunkSize} is not a power of two 4K..16M`);
 
   const nodes = collect(root);
-  const build = buildTime(nodes);
-  for (const n of nodes) prepare(n, build, chunkSize);
+  blobs.forEach((b, i) => checkBlob(b, i));
+  for (const n of nodes) prepare(n, chunkSize, blobs);
 
   // ---- placement --------------------------------------------------------------------------
   const devTableEnd = V6.DEVICE_TABLE_OFFSET + blobs.length * V6.DEVICE_SLOT_SIZE;
@@ -93,8 +98,9 @@ export function writeBootstrap(input: BootstrapInput): Uint8Array {
   const prefetchOffset = blobTableOffset + blobTableSize;
   const prefetchSize = prefetchNodes.length * 4;
   const metaBlock = Math.ceil((prefetchOffset + prefetchSize) / BLOCK);
-  // Nydus never gives the root nid 0: the inode area starts one slot in.
-  let cursor: number = SLOT;
+  // The root sits one block past meta_blkaddr (nid 128), as in Nydus: nid 0 would read as a
+  // deleted entry to readdir.
+  let cursor: number = BLOCK;
   for (const n of nodes) cursor = place(n, cursor, chunkSize);
   let nextBlock = metaBlock + Math.ceil(cursor / BLOCK);
   for (const n of nodes) {
@@ -109,7 +115,7 @@ export function writeBootstrap(input: BootstrapInput): Uint8Array {
   const chunkTableSize = chunkRecords.length * V6.CHUNK_INFO_SIZE;
   const total = alignUp(chunkTableOffset + chunkTableSize, BLOCK);
   const rootNid = nodes[0]!.offset / SLOT;
-  if (rootNid > 0xffff) throw new StrataError("UNSUPPORTED", "root inode beyond nid 65535");
+  const devices = deviceSlots(blobs, total);
 
   // ---- serialisation -----------------------------------------------------------------------
   const out = new Uint8Array(total);
@@ -123,9 +129,9 @@ export function writeBootstrap(input: BootstrapInput): Uint8Array {
   out[sb + 12] = EROFS_BLOCK_BITS;
   view.setUint16(sb + 14, rootNid, true);
   view.setBigUint64(sb + 16, BigInt(nodes.length), true);
-  view.setBigUint64(sb + 24, BigInt(build.mtime), true);
-  view.setUint32(sb + 32, build.nsec, true);
-  view.setUint32(sb + 36, total / BLOCK, true);
+  // build time (24) and its nsec (32) stay 0. blocks: Nydus counts the blob devices' blocks (and
+  // nydusd insists on 0 when there is no blob).
+  view.setUint32(sb + 36, devices.reduce((n, d) => n + d.blocks, 0), true);
   view.setUint32(sb + 40, metaBlock, true);
   view.setUint32(sb + 80, V6.FEATURE_INCOMPAT_CHUNKED_FILE | V6.FEATURE_INCOMPAT_DEVICE_TABLE, true);
   view.setUint16(sb + 86, blobs.length, true);
@@ -144,15 +150,16 @@ export function writeBootstrap(input: BootstrapInput): Uint8Array {
 
   // device table and blob table: device i+1 is blob i
   blobs.forEach((blob, i) => {
-    const id = blobIdBytes(blob);
+    const id = utf8.encode(blob.blobId);
     const dev = V6.DEVICE_TABLE_OFFSET + i * V6.DEVICE_SLOT_SIZE;
     out.set(id, dev);
-    view.setUint32(dev + 64, Math.ceil(blob.uncompressedSize / BLOCK), true);
+    view.setUint32(dev + 64, devices[i]!.blocks, true);
+    view.setUint32(dev + 68, devices[i]!.mappedBlock, true);
     writeBlobEntry(out, view, blobTableOffset + i * V6.BLOB_TABLE_ENTRY_SIZE, blob, i, id);
   });
   prefetchNodes.forEach((n, i) => view.setUint32(prefetchOffset + i * 4, n.offset / SLOT, true));
 
-  for (const n of nodes) writeInode(out, view, metaBase, n, chunkBits);
+  nodes.forEach((n, i) => writeInode(out, view, metaBase, n, i + 1, chunkBits));
   chunkRecords.forEach((c, i) => writeChunkRecord(out, view, chunkTableOffset + i * V6.CHUNK_INFO_SIZE, c));
   return out;
 }
@@ -187,30 +194,14 @@ function collect(root: RafsInode): Node[] {
   return nodes;
 }
 
-/** The most common mtime becomes the build time, so the inodes that share it can stay compact. */
-function buildTime(nodes: readonly Node[]): { mtime: number; nsec: number } {
-  const counts = new Map<string, number>();
-  for (const n of nodes) {
-    const key = `${n.inode.mtime}:${n.inode.mtimeNsec}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  let best = "0:0";
-  let bestCount = -1;
-  for (const [key, count] of counts) {
-    if (count > bestCount || (count === bestCount && key < best)) [best, bestCount] = [key, count];
-  }
-  const [mtime, nsec] = best.split(":").map(Number) as [number, number];
-  return { mtime: Math.max(0, mtime), nsec };
-}
-
 /** Decides inode format, xattrs, data and layout of one node (sizes only; no positions yet). */
-function prepare(n: Node, build: { mtime: number; nsec: number }, chunkSize: number): void {
+function prepare(n: Node, chunkSize: number, blobs: readonly BlobInfo[]): void {
   const { inode } = n;
   if (n.kind === "dir") n.nlink = 2 + n.dirents!.filter((d) => d.node.kind === "dir" && d.node.parent === n).length;
   n.xattrs = encodeXattrs(inode, n.path);
   const size = fileSize(n);
-  n.extended =
-    inode.uid > 0xffff || inode.gid > 0xffff || size > 0xffffffff || n.nlink > 0xffff || inode.mtime !== build.mtime || inode.mtimeNsec !== build.nsec || inode.mtime < 0;
+  // A compact inode has 16-bit uid/gid/nlink, a 32-bit size and no mtime (see the header).
+  n.extended = inode.uid > 0xffff || inode.gid > 0xffff || size > 0xffffffff || n.nlink > 0xffff || inode.mtime !== 0 || inode.mtimeNsec !== 0;
   if (n.kind === "dir") n.data = directoryBlocks(n);
   else if (n.kind === "symlink") {
     const target = utf8.encode(inode.target ?? "");
@@ -225,6 +216,10 @@ function prepare(n: Node, build: { mtime: number; nsec: number }, chunkSize: num
       chunks.forEach((c, i) => {
         if (c.fileOffset !== i * chunkSize || c.uncompressedSize !== Math.min(chunkSize, inode.size - i * chunkSize)) {
           throw new StrataError("INVALID_ARGUMENT", `${n.path}: chunk ${i} does not cover its part of the file`, { path: n.path, chunk: i });
+        }
+        // The chunk index holds a device byte, a 24-bit table index and a block address.
+        if (!blobs[c.blobIndex] || c.index < 0 || c.index > 0xff_ffff || c.uncompressedOffset % BLOCK !== 0 || c.uncompressedOffset / BLOCK > 0xffff_ffff) {
+          throw new StrataError("INVALID_ARGUMENT", `${n.path}: chunk ${i} (blob ${c.blobIndex}, index ${c.index}, uncompressed offset ${c.uncompressedOffset}) cannot be addressed`, { path: n.path, chunk: i });
         }
       });
     }
@@ -318,7 +313,11 @@ function encodeXattrs(inode: RafsInode, path: string): Uint8Array {
   let size = V6.XATTR_IBODY_HEADER_SIZE;
   for (const name of [...inode.xattrs.keys()].sort(compareNames)) {
     const value = inode.xattrs.get(name)!;
-    const [prefix, index] = XATTR_PREFIXES.find(([p]) => name.startsWith(p)) ?? ["", 0];
+    const known = XATTR_PREFIXES.find(([p]) => name.startsWith(p));
+    // EROFS stores names as a prefix index and a suffix; a name with no known prefix could
+    // never be read back (Nydus rejects it too).
+    if (!known) throw new StrataError("UNSUPPORTED", `${path}: xattr ${name} has no EROFS name prefix`, { path, xattr: name });
+    const [prefix, index] = known;
     const suffix = utf8.encode(name.slice(prefix.length));
     if (suffix.length > 255 || value.length > 0xffff) throw new StrataError("UNSUPPORTED", `${path}: xattr ${name} is too large for EROFS`, { path, xattr: name });
     const entry = new Uint8Array(alignUp(V6.XATTR_ENTRY_SIZE + suffix.length + value.length, 4));
@@ -341,10 +340,9 @@ function encodeXattrs(inode: RafsInode, path: string): Uint8Array {
   return out;
 }
 
-function writeInode(out: Uint8Array, view: DataView, metaBase: number, n: Node, chunkBits: number): void {
+function writeInode(out: Uint8Array, view: DataView, metaBase: number, n: Node, ino: number, chunkBits: number): void {
   const { inode } = n;
   const at = metaBase + n.offset;
-  const nid = n.offset / SLOT;
   const size = n.kind === "dir" ? n.data!.length : fileSize(n);
   const icount = n.xattrs.length === 0 ? 0 : (n.xattrs.length - V6.XATTR_IBODY_HEADER_SIZE) / 4 + 1;
   let u = 0;
@@ -358,7 +356,7 @@ function writeInode(out: Uint8Array, view: DataView, metaBase: number, n: Node, 
   if (n.extended) {
     view.setBigUint64(at + 8, BigInt(size), true);
     view.setUint32(at + 16, u, true);
-    view.setUint32(at + 20, nid, true);
+    view.setUint32(at + 20, ino, true);
     view.setUint32(at + 24, inode.uid >>> 0, true);
     view.setUint32(at + 28, inode.gid >>> 0, true);
     view.setBigUint64(at + 32, BigInt(Math.max(0, inode.mtime)), true);
@@ -368,7 +366,7 @@ function writeInode(out: Uint8Array, view: DataView, metaBase: number, n: Node, 
     view.setUint16(at + 6, n.nlink, true);
     view.setUint32(at + 8, size, true);
     view.setUint32(at + 16, u, true);
-    view.setUint32(at + 20, nid, true);
+    view.setUint32(at + 20, ino, true);
     view.setUint16(at + 24, inode.uid, true);
     view.setUint16(at + 26, inode.gid, true);
   }
@@ -453,17 +451,38 @@ function writeBlobEntry(out: Uint8Array, view: DataView, at: number, blob: BlobI
   view.setBigUint64(at + 200, BigInt(blob.meta.metaSize ?? 0), true);
 }
 
-function blobIdBytes(blob: BlobInfo): Uint8Array {
-  if (!/^[0-9a-f]{64}$/.test(blob.blobId)) throw new StrataError("INVALID_ARGUMENT", `blob ${blob.blobIndex} id ${JSON.stringify(blob.blobId)} is not 64 hex digits`);
-  return utf8.encode(blob.blobId);
+function checkBlob(blob: BlobInfo, i: number): void {
+  if (!/^[0-9a-f]{64}$/.test(blob.blobId)) throw new StrataError("INVALID_ARGUMENT", `blob ${i} id ${JSON.stringify(blob.blobId)} is not 64 hex digits`, { blob: i });
+  if (blob.blobIndex !== i) throw new StrataError("INVALID_ARGUMENT", `blob ${blob.blobId} has index ${blob.blobIndex} but is entry ${i} of the blob table`, { blob: i });
+  // nydusd rejects a device of 0 blocks.
+  if (blob.uncompressedSize <= 0 || blob.uncompressedSize % BLOCK !== 0) {
+    throw new StrataError("INVALID_ARGUMENT", `blob ${blob.blobId}: uncompressed size ${blob.uncompressedSize} is not a positive multiple of 4 KiB`, { blob: i });
+  }
+}
+
+/** Nydus maps each blob device into one block space after the bootstrap, at 512 KiB steps (builder/src/core/v6.rs). */
+const DEVICE_ALIGNMENT = 0x8_0000;
+
+function deviceSlots(blobs: readonly BlobInfo[], bootstrapSize: number): { blocks: number; mappedBlock: number }[] {
+  let end = bootstrapSize;
+  let total = 0;
+  return blobs.map((b) => {
+    const blocks = b.uncompressedSize / BLOCK;
+    const mappedBlock = alignUp(end, DEVICE_ALIGNMENT) / BLOCK;
+    end = (mappedBlock + blocks) * BLOCK;
+    total += blocks;
+    if (total > 0xffff_ffff || mappedBlock + blocks > 0xffff_ffff) throw new StrataError("UNSUPPORTED", `blob ${b.blobId}: more than 2^32 blocks of blob devices`, { blob: b.blobIndex });
+    return { blocks, mappedBlock };
+  });
 }
 
 function rafsFlags(input: BootstrapInput, nodes: readonly Node[]): number {
   const compression = { none: RafsFlags.COMPRESSION_NONE, lz4_block: RafsFlags.COMPRESSION_LZ4, zstd: RafsFlags.COMPRESSION_ZSTD, gzip: RafsFlags.COMPRESSION_GZIP }[input.compressor];
   const hash = input.digester === "blake3" ? RafsFlags.HASH_BLAKE3 : RafsFlags.HASH_SHA256;
   const xattr = nodes.some((n) => n.xattrs.length > 0) ? RafsFlags.HAS_XATTR : 0;
-  // Blobs carry blob.digest (INLINED_CHUNK_DIGEST), and uid/gid are stored as given.
-  return compression | hash | xattr | RafsFlags.EXPLICIT_UID_GID | RafsFlags.INLINED_CHUNK_DIGEST;
+  // As Nydus: INLINED_CHUNK_DIGEST when every blob carries blob.digest; uid/gid are stored as given.
+  const digests = input.blobs.every((b) => (b.features & BlobFeatures.INLINED_CHUNK_DIGEST) !== 0) ? RafsFlags.INLINED_CHUNK_DIGEST : 0;
+  return compression | hash | xattr | digests | RafsFlags.EXPLICIT_UID_GID;
 }
 
 function prefetchNode(nodes: readonly Node[], path: string): Node {
