@@ -112,7 +112,7 @@ export async function createInflate(ports: Ports, options: InflateOptions): Prom
     return sink;
   };
 
-  return {
+  const transform: ByteTransform = {
     init(s: Sink) {
       sink = s;
       fed = 0;
@@ -137,6 +137,7 @@ export async function createInflate(ports: Ports, options: InflateOptions): Prom
       sink = undefined;
     },
   };
+  return transform;
 }
 
 /** Inflates one whole stream (a convenience over createInflate + transformAll). */
