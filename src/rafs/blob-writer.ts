@@ -3,8 +3,9 @@
  * then blob.meta (the compression table and its 4 KiB header), then blob.digest (one digest per
  * chunk), each section followed by a 512-byte tar header, and last the ToC with its own tar
  * header. Bytes stream out through the sink as they are produced; only the per-chunk table
- * (48 bytes a chunk) is held. The blob id is the sha256 of everything written, computed by
- * whoever stores the bytes.
+ * (48 bytes a chunk) is held. The blob id is the sha256 of everything written: computed here when
+ * an `idHasher` is given, else by whoever stores (and so already hashes) the bytes.
+ * docs/FORMAT.md shows the layout byte by byte.
  */
 import { StrataError } from "../errors.js";
 import type { Hasher } from "../kernels/kernel.js";
@@ -33,9 +34,12 @@ export interface BlobWriterOptions {
   chunkSize: number;
   compressor: CompressorName;
   digester: DigesterName;
-  /** SHA-256 for the ToC's section digests. */
+  /** SHA-256 for the ToC's section digests (its stream covers the chunk data). */
   sha256: Hasher;
-  sink: (bytes: Uint8Array) => Promise<void>;
+  /** A second SHA-256 instance: when given, finish() returns the blob id (sha256 of every byte written). */
+  idHasher?: Hasher;
+  /** Receives the blob's bytes in order; a view may be reused once the returned promise settles. */
+  sink: (bytes: Uint8Array) => void | Promise<void>;
 }
 
 export interface NewChunk {
@@ -51,32 +55,41 @@ const MAX_COMPRESSED_OFFSET = 2 ** 40;
 const MAX_UNCOMPRESSED_OFFSET = 2 ** 44;
 
 export class BlobWriter {
-  private readonly table: Uint8Array[] = [];
-  private readonly digests: Uint8Array[] = [];
+  private readonly table = new GrowableBytes();
+  private readonly digests = new GrowableBytes();
+  private chunks = 0;
+  private written = 0;
   private compressedOffset = 0;
   private uncompressedOffset = 0;
   private finished = false;
 
   constructor(private readonly options: BlobWriterOptions) {
-    // Streams the chunk data for the image.blob section digest.
+    // Streams the chunk data for the image.blob section digest (and the whole blob for its id).
     options.sha256.init();
+    options.idHasher?.init();
   }
 
   get chunkCount(): number {
-    return this.table.length;
+    return this.chunks;
+  }
+
+  /** Bytes handed to the sink so far. */
+  get size(): number {
+    return this.written;
   }
 
   async addChunk(chunk: NewChunk): Promise<ChunkInfo> {
     if (this.finished) throw new StrataError("KERNEL_STATE", "blob writer: addChunk after finish");
     const { uncompressedSize, data, digest } = chunk;
-    if (uncompressedSize < 1 || uncompressedSize > this.options.chunkSize || data.length < 1 || data.length > MAX_SIZE_FIELD) {
+    if (digest.length !== 32) throw new StrataError("INVALID_ARGUMENT", `blob writer: chunk digest of ${digest.length} bytes, expected 32`);
+    if (!Number.isInteger(uncompressedSize) || uncompressedSize < 1 || uncompressedSize > this.options.chunkSize || data.length < 1 || data.length > MAX_SIZE_FIELD) {
       throw new StrataError("INVALID_ARGUMENT", `blob writer: chunk of ${uncompressedSize} bytes (${data.length} stored) does not fit chunk size ${this.options.chunkSize}`);
     }
     if (chunk.compressed ? data.length >= uncompressedSize : data.length !== uncompressedSize) {
       // A v1 table entry is "compressed" exactly when its two sizes differ.
       throw new StrataError("INVALID_ARGUMENT", `blob writer: a ${chunk.compressed ? "compressed" : "raw"} chunk of ${uncompressedSize} bytes cannot be stored as ${data.length}`);
     }
-    if (this.table.length >= MAX_CHUNKS_PER_BLOB || this.compressedOffset + data.length > MAX_COMPRESSED_OFFSET || this.uncompressedOffset >= MAX_UNCOMPRESSED_OFFSET) {
+    if (this.chunks >= MAX_CHUNKS_PER_BLOB || this.compressedOffset + data.length > MAX_COMPRESSED_OFFSET || this.uncompressedOffset >= MAX_UNCOMPRESSED_OFFSET) {
       throw new StrataError("UNSUPPORTED", `blob ${this.options.blobIndex} is full: the compression table cannot address more chunks`);
     }
     const info: ChunkInfo = {
@@ -88,24 +101,37 @@ export class BlobWriter {
       uncompressedOffset: this.uncompressedOffset,
       uncompressedSize,
       fileOffset: 0,
-      index: this.table.length,
+      index: this.chunks,
       crc32: 0,
     };
     this.table.push(tableEntryV1(info));
     this.digests.push(info.digest);
+    this.chunks++;
     this.options.sha256.update(data);
-    await this.options.sink(data);
+    await this.emit(data);
     this.compressedOffset += data.length;
     // RAFS v6 addresses chunks by 4 KiB block in the uncompressed blob.
     this.uncompressedOffset += alignBlock(uncompressedSize);
     return info;
   }
 
-  /** Writes the metadata sections and the ToC; returns the blob-table fields (blobId left empty: it is the sha256 of the bytes written). */
+  private async emit(bytes: Uint8Array): Promise<void> {
+    this.options.idHasher?.update(bytes);
+    this.written += bytes.length;
+    await this.options.sink(bytes);
+  }
+
+  /**
+   * Writes the metadata sections and the ToC; returns the blob-table fields. blobId is the sha256
+   * of the blob with an idHasher, else empty for the caller to fill in.
+   */
   async finish(): Promise<BlobInfo> {
     if (this.finished) throw new StrataError("KERNEL_STATE", "blob writer: finish called twice");
+    // Nydus writes no blob without chunks, and nydusd rejects a blob device of 0 blocks.
+    if (this.chunks === 0) throw new StrataError("INVALID_ARGUMENT", `blob ${this.options.blobIndex} has no chunks`);
     this.finished = true;
-    const { sha256, sink } = this.options;
+    const { sha256 } = this.options;
+    const sink = (bytes: Uint8Array) => this.emit(bytes);
     const toc: Uint8Array[] = [];
     let at = this.compressedOffset;
 
@@ -116,15 +142,15 @@ export class BlobWriter {
     const dataDigest = sha256.update(dataHeader).final();
     at += TAR_HEADER_SIZE;
 
-    const table = concat(this.table);
-    const metaHeader = metaHeaderBytes(this.table.length, at, table.length);
+    const table = this.table.bytes();
+    const metaHeader = metaHeaderBytes(this.chunks, at, table.length);
     const metaOffset = at;
     await sink(table);
     await sink(metaHeader);
     await sink(tarHeader(BlobSection.META, table.length + metaHeader.length));
     at += table.length + metaHeader.length + TAR_HEADER_SIZE;
 
-    const digests = concat(this.digests);
+    const digests = this.digests.bytes();
     const digestOffset = at;
     await sink(digests);
     await sink(tarHeader(BlobSection.DIGEST, digests.length));
@@ -139,10 +165,10 @@ export class BlobWriter {
     at += tocBytes.length;
 
     return {
-      blobId: "",
+      blobId: this.options.idHasher ? hex(this.options.idHasher.final()) : "",
       blobIndex: this.options.blobIndex,
       chunkSize: this.options.chunkSize,
-      chunkCount: this.table.length,
+      chunkCount: this.chunks,
       compressor: this.options.compressor,
       digester: this.options.digester,
       features: BLOB_FEATURES,
@@ -174,6 +200,32 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
     at += p.length;
   }
   return out;
+}
+
+function hex(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += b.toString(16).padStart(2, "0");
+  return s;
+}
+
+/** An append-only byte buffer that doubles as it fills (the per-chunk tables). */
+class GrowableBytes {
+  private buffer = new Uint8Array(1024);
+  private length = 0;
+
+  push(bytes: Uint8Array): void {
+    if (this.length + bytes.length > this.buffer.length) {
+      const bigger = new Uint8Array(Math.max(this.buffer.length * 2, this.length + bytes.length));
+      bigger.set(this.buffer.subarray(0, this.length));
+      this.buffer = bigger;
+    }
+    this.buffer.set(bytes, this.length);
+    this.length += bytes.length;
+  }
+
+  bytes(): Uint8Array {
+    return this.buffer.subarray(0, this.length);
+  }
 }
 
 /**
@@ -225,13 +277,19 @@ function tocEntry(name: string, digest: Uint8Array, offset: number, compressedSi
 }
 
 /**
- * The 512-byte tar header Nydus writes after each section: GNU magic, the name and size, mtime 0,
- * every other field zero (so the bytes depend only on name and size).
+ * The 512-byte tar header Nydus writes after each section (tar-rs `Header::new_gnu`): GNU magic,
+ * the name and size, mtime 0, a 7-digit checksum, every other field zero (so the bytes depend
+ * only on name and size). Sizes past 11 octal digits take GNU's base-256 form.
  */
 export function tarHeader(name: string, size: number): Uint8Array {
   const h = new Uint8Array(TAR_HEADER_SIZE);
   h.set(ascii.encode(name), 0);
-  h.set(ascii.encode(size.toString(8).padStart(11, "0")), 124);
+  if (size < 8 ** 11) {
+    h.set(ascii.encode(size.toString(8).padStart(11, "0")), 124);
+  } else {
+    h[124] = 0x80;
+    for (let i = 135, v = size; i > 124; i--, v = Math.floor(v / 256)) h[i] = v % 256;
+  }
   h.set(ascii.encode("00000000000"), 136);
   h[156] = 0x30; // regular file
   h.set(ascii.encode("ustar  "), 257);
