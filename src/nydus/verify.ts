@@ -221,6 +221,15 @@ async function checkBlob(info: BlobInfo, range: BlobRange, kernels: RafsKernels,
   const actual = await sha256Of(range, sha256);
   if (actual !== blobId) fail({ ...where, check: "blob-id", message: `blob ${blobId} has sha256 ${actual}` });
 
+  // The ToC is checked on its own first: a damaged one may keep the blob from opening at all.
+  const meta = info.meta;
+  if (meta.tocSize > 0 && meta.tocDigest && meta.tocDigest.some((b) => b !== 0) && meta.tocSize <= range.size) {
+    const toc = await range.read(range.size - meta.tocSize, meta.tocSize);
+    if (!equal(sha256.digest(toc), meta.tocDigest)) {
+      fail({ ...where, check: "toc-digest", section: BlobSection.TOC, offset: range.size - meta.tocSize, message: `blob ${blobId}: the ToC does not match the digest in the bootstrap` });
+    }
+  }
+
   let blob: NydusBlob;
   try {
     blob = await openBlob(range, { info, codec: kernels.codec });
@@ -231,15 +240,8 @@ async function checkBlob(info: BlobInfo, range: BlobRange, kernels: RafsKernels,
     return rawBlob(info, range);
   }
 
-  const meta = info.meta;
   if (!blob.toc && meta.tocSize > 0) {
     fail({ ...where, check: "blob-structure", section: BlobSection.TOC, message: `blob ${blobId}: the bootstrap records a ToC of ${meta.tocSize} bytes, the blob has none` });
-  }
-  if (blob.toc && meta.tocSize > 0 && meta.tocDigest && meta.tocDigest.some((b) => b !== 0) && meta.tocSize <= range.size) {
-    const toc = await range.read(range.size - meta.tocSize, meta.tocSize);
-    if (!equal(sha256.digest(toc), meta.tocDigest)) {
-      fail({ ...where, check: "toc-digest", section: BlobSection.TOC, offset: range.size - meta.tocSize, message: `blob ${blobId}: the ToC does not match the digest in the bootstrap` });
-    }
   }
   for (const entry of blob.toc ?? []) {
     try {

@@ -2,11 +2,20 @@
 // chunk by chunk; a corruption campaign flips single bits across bootstrap, chunk data, blob.meta,
 // blob.digest and ToC, and every flip must be reported, naming the damaged part.
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
 import { nodeFilesPort } from "../../runtimes/node/files.js";
+import { nodeOutput } from "../../runtimes/node/output.js";
+import { convert } from "../../src/convert/convert.js";
+import { resolveOptions } from "../../src/convert/options.js";
+import { chunkCodecFor, hasherFor } from "../../src/kernels/index.js";
+import { createSha256 } from "../../src/kernels/sha256.js";
+import { LayoutWriter } from "../../src/oci/layout-writer.js";
+import { openOciLayout } from "../../src/oci/layout.js";
+import { randomLayout } from "../../src/oci/random.js";
 import { isStrataError } from "../../src/errors.js";
 import type { OciKernels } from "../../src/oci/decompress.js";
 import { memoryFilesPort } from "../../src/oci/random.js";
@@ -15,6 +24,7 @@ import { verifyNydusImage, type VerifyFailure, type VerifyProgress, type VerifyR
 import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
 import { BlobSection } from "../../src/rafs/layout.js";
 import { bootstrapLayer, nydusLayout, renameBlobId, type NydusLayout } from "../helpers/nydus-image.js";
+import { ports } from "../helpers/kernels.js";
 import { testKernels } from "../helpers/validate.js";
 import { rafsKernels, type TestKernels } from "../helpers/rafs-kernels.js";
 
@@ -132,57 +142,143 @@ describe("a Nydus OCI image", () => {
   });
 });
 
-describe("corruption campaign: one bit flipped, one copy at a time", async () => {
-  const layout = fixtureLayout();
-  const blob = await openBlob(bytesSource(V6_BLOB), {});
-  const section = (name: string) => blob.toc!.find((e) => e.name === name)!;
-  const data = section(BlobSection.DATA);
-  const meta = section(BlobSection.META);
-  const metaHeader = section(BlobSection.META_HEADER);
-  const digests = section(BlobSection.DIGEST);
-  const tocStart = V6_BLOB.length - (blob.toc!.length * 128 + 512);
-  /** Damaged regions: [start, end) in the bootstrap or the blob, and the section a failure must name. */
-  const regions = [
-    { what: "bootstrap", part: "bootstrap" as const, start: 0, end: V6_BOOT.length },
-    { what: "chunk data", part: "blob" as const, start: 0, end: data.compressedSize, section: BlobSection.DATA },
-    { what: "blob.meta", part: "blob" as const, start: meta.compressedOffset, end: metaHeader.compressedOffset + metaHeader.compressedSize, section: BlobSection.META },
-    { what: "blob.digest", part: "blob" as const, start: digests.compressedOffset, end: digests.compressedOffset + digests.compressedSize, section: BlobSection.DIGEST },
-    { what: "ToC", part: "blob" as const, start: tocStart, end: V6_BLOB.length, section: BlobSection.TOC },
-    { what: "section tar headers", part: "blob" as const, start: data.compressedSize, end: data.compressedSize + 512 },
-  ];
-  const rand = prng(0x5eed);
-  const flips = Array.from({ length: 240 }, (_, i) => {
-    const region = regions[i % regions.length]!;
-    const offset = region.start + Math.floor(rand() * (region.end - region.start));
-    return { ...region, offset, bit: Math.floor(rand() * 8) };
+/** An image to damage: its layout files, the bootstrap inside its last layer, its blobs by id. */
+interface Target {
+  files: Map<string, Uint8Array>;
+  bootstrapPath: string;
+  bootstrap: Uint8Array;
+  blobs: Map<string, { path: string; bytes: Uint8Array }>;
+}
+
+interface Flip {
+  what: string;
+  part: "bootstrap" | "blob";
+  blobId?: string;
+  offset: number;
+  bit: number;
+  /** The blob section a failure must name (regions covered by a section digest). */
+  section?: string;
+}
+
+/** Damaged regions of each kind, round robin over kinds, random blob and offset (deterministic). */
+async function planFlips(target: Target, count: number, seed: number): Promise<Flip[]> {
+  type Region = Omit<Flip, "offset" | "bit"> & { start: number; end: number };
+  const kinds: Region[][] = [[{ what: "bootstrap", part: "bootstrap", start: 0, end: target.bootstrap.length }], [], [], [], [], []];
+  for (const [blobId, { bytes }] of target.blobs) {
+    const blob = await openBlob(bytesSource(bytes), {});
+    const section = (name: string) => blob.toc!.find((e) => e.name === name)!;
+    const data = section(BlobSection.DATA);
+    const meta = section(BlobSection.META);
+    const metaHeader = section(BlobSection.META_HEADER);
+    const digests = section(BlobSection.DIGEST);
+    const tocStart = bytes.length - (blob.toc!.length * 128 + 512);
+    const at = { part: "blob" as const, blobId };
+    if (data.compressedSize > 0) kinds[1]!.push({ ...at, what: "chunk data", start: 0, end: data.compressedSize, section: BlobSection.DATA });
+    kinds[2]!.push({ ...at, what: "blob.meta", start: meta.compressedOffset, end: metaHeader.compressedOffset + metaHeader.compressedSize, section: BlobSection.META });
+    if (digests.compressedSize > 0) kinds[3]!.push({ ...at, what: "blob.digest", start: digests.compressedOffset, end: digests.compressedOffset + digests.compressedSize, section: BlobSection.DIGEST });
+    kinds[4]!.push({ ...at, what: "ToC", start: tocStart, end: bytes.length, section: BlobSection.TOC });
+    // The tar header after the chunk data is covered by image.blob's digest; the others only by the blob id.
+    kinds[5]!.push({ ...at, what: "section tar headers", start: data.compressedSize, end: tocStart });
+  }
+  const rand = prng(seed);
+  const usable = kinds.filter((k) => k.length > 0);
+  return Array.from({ length: count }, (_, i) => {
+    const kind = usable[i % usable.length]!;
+    const { start, end, ...region } = kind[Math.floor(rand() * kind.length)]!;
+    let offset = start + Math.floor(rand() * (end - start));
+    const bit = Math.floor(rand() * 8);
+    let section = region.section;
+    // Section tar headers: the one after image.blob is part of that section's digest.
+    if (region.what === "section tar headers" && offset < start + 512) section = BlobSection.DATA;
+    return { ...region, section, offset, bit };
   });
+}
 
-  /** The failure names the damaged part: the bootstrap layer, or the blob (and its section). */
-  const names = (f: VerifyFailure, flip: (typeof flips)[number]): boolean => {
-    if (flip.part === "bootstrap") return f.part === "bootstrap" && f.layer === 1;
-    return (f.part === "blob" || f.part === "chunk") && f.blobId === V6_SHA256;
+/** The failure names the damaged part: the bootstrap layer, or the blob (and its section). */
+function namesPart(f: VerifyFailure, flip: Flip, bootstrapLayer: number): boolean {
+  if (flip.part === "bootstrap") return f.part === "bootstrap" && f.layer === bootstrapLayer;
+  return (f.part === "blob" || f.part === "chunk") && f.blobId === flip.blobId;
+}
+
+/** blob.meta and its header are one region (the compression table and its 4 KiB header). */
+const sameSection = (found: string | undefined, wanted: string) => found === wanted || (wanted === BlobSection.META && found === BlobSection.META_HEADER);
+
+function damaged(target: Target, flip: Flip): Map<string, Uint8Array> {
+  const files = new Map(target.files);
+  if (flip.part === "bootstrap") {
+    const boot = target.bootstrap.slice();
+    boot[flip.offset]! ^= 1 << flip.bit;
+    // The damaged bootstrap replaces the layer's content under its old name (the manifest is unchanged).
+    files.set(target.bootstrapPath, bootstrapLayer(boot).gz);
+  } else {
+    const { path, bytes } = target.blobs.get(flip.blobId!)!;
+    const copy = bytes.slice();
+    copy[flip.offset]! ^= 1 << flip.bit;
+    files.set(path, copy);
+  }
+  return files;
+}
+
+async function checkFlip(target: Target, flip: Flip): Promise<void> {
+  const report = await verifyLayout(damaged(target, flip));
+  expect(report.ok).toBe(false);
+  const bootstrapLayer = target.blobs.size;
+  expect(report.failures.some((f) => namesPart(f, flip, bootstrapLayer)), JSON.stringify(report.failures, null, 1)).toBe(true);
+  if (flip.section) expect(report.failures.some((f) => sameSection(f.section, flip.section!)), JSON.stringify(report.failures, null, 1)).toBe(true);
+}
+
+describe("corruption campaign on the v6 fixture packaged as an OCI image", async () => {
+  const layout = fixtureLayout();
+  const target: Target = {
+    files: layout.files,
+    bootstrapPath: layout.bootstrapPath,
+    bootstrap: renameBlobId(V6_BOOT, V6_ID, V6_SHA256),
+    blobs: new Map([[V6_SHA256, { path: layout.blobPaths.get(V6_SHA256)!, bytes: V6_BLOB }]]),
   };
-  /** Meta sections: blob.meta and its header are one region (the table and its 4 KiB header). */
-  const sameSection = (found: string | undefined, wanted: string) => found === wanted || (wanted === BlobSection.META && found === BlobSection.META_HEADER);
-
+  const flips = await planFlips(target, 240, 0x5eed);
   it.each(flips.map((f, i) => [i, f.what, f.offset, f.bit, f] as const))("flip %i: %s byte %i bit %i", async (_i, _what, _offset, _bit, flip) => {
-    const files = new Map(layout.files);
-    if (flip.part === "bootstrap") {
-      const boot = renameBlobId(V6_BOOT, V6_ID, V6_SHA256);
-      boot[flip.offset]! ^= 1 << flip.bit;
-      // The damaged bootstrap replaces the layer's content under its old name (the manifest is unchanged).
-      files.set(layout.bootstrapPath, bootstrapLayer(boot).gz);
-    } else {
-      const damaged = V6_BLOB.slice();
-      damaged[flip.offset]! ^= 1 << flip.bit;
-      files.set(layout.blobPaths.get(V6_SHA256)!, damaged);
-    }
-    const report = await verifyLayout(files);
-    expect(report.ok).toBe(false);
-    expect(report.failures.some((f) => names(f, flip))).toBe(true);
-    if (flip.section) {
-      const named = report.failures.filter((f) => sameSection(f.section, flip.section!));
-      expect(named.length, JSON.stringify(report.failures, null, 1)).toBeGreaterThan(0);
-    }
+    await checkFlip(target, flip);
   });
 });
+
+describe("a converted image (strata convert of a generated OCI image)", async () => {
+  const target = await convertedTarget();
+  it("verifies OK unchanged, every chunk", async () => {
+    const report = await verifyLayout(target.files);
+    expect(report.failures).toEqual([]);
+    expect(report.counts.blobs).toBe(target.blobs.size);
+    expect(report.counts.chunks).toBeGreaterThan(10);
+    expect(report.counts.chunksOk).toBe(report.counts.chunks);
+  });
+
+  const flips = await planFlips(target, 240, 0xc0ffee);
+  it.each(flips.map((f, i) => [i, f.what, f.offset, f.bit, f] as const))("flip %i: %s byte %i bit %i", async (_i, _what, _offset, _bit, flip) => {
+    await checkFlip(target, flip);
+  });
+});
+
+/** Converts a generated image (small chunks, so files span several) and reads the layout back into memory. */
+async function convertedTarget(): Promise<Target> {
+  const ociKernels = (await testKernels()).kernels;
+  const source = await randomLayout(ociKernels, { seed: 42, layers: 3, entries: 30 });
+  const dir = mkdtempSync(join(tmpdir(), "strata-nydus-verify-"));
+  try {
+    const image = await openOciLayout(memoryFilesPort("/src", source.files), "/src", { kernels: ociKernels });
+    const resolved = resolveOptions({ chunkSize: 4096, compressor: "zstd" }, ["none", "lz4_block", "zstd"], "zstd");
+    const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createSha256(ports) });
+    const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
+    await convert(image, dest, "latest", { digester, sha256, codec }, resolved);
+    const out = new Map<string, Uint8Array>();
+    const read = (rel: string) => out.set(rel, new Uint8Array(readFileSync(join(dir, rel))));
+    read("oci-layout");
+    read("index.json");
+    for (const name of readdirSync(join(dir, "blobs/sha256"))) read(`blobs/sha256/${name}`);
+    const nydus = await openNydusLayout(memoryFilesPort("/mem", out), "/mem", { kernels: ociKernels });
+    const layers = nydus.oci!.manifest.layers;
+    const bootstrapPath = `blobs/sha256/${layers.at(-1)!.digest.slice(7)}`;
+    const blobs = new Map(layers.slice(0, -1).map((l) => [l.digest.slice(7), { path: `blobs/sha256/${l.digest.slice(7)}`, bytes: out.get(`blobs/sha256/${l.digest.slice(7)}`)! }]));
+    return { files: out, bootstrapPath, bootstrap: nydus.bootstrap, blobs };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
