@@ -19,7 +19,8 @@ import { randomLayout } from "../../src/oci/random.js";
 import { isStrataError } from "../../src/errors.js";
 import type { OciKernels } from "../../src/oci/decompress.js";
 import { memoryFilesPort } from "../../src/oci/random.js";
-import { openNydusBootstrap, openNydusLayout, type NydusImage } from "../../src/nydus/image.js";
+import { memoryRange } from "../../src/oci/blob.js";
+import { nydusImage, openNydusBootstrap, openNydusLayout, type NydusImage } from "../../src/nydus/image.js";
 import { verifyNydusImage, type VerifyFailure, type VerifyProgress, type VerifyReport } from "../../src/nydus/verify.js";
 import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
 import { BlobSection } from "../../src/rafs/layout.js";
@@ -129,6 +130,31 @@ describe("a Nydus OCI image", () => {
     expect(report.counts.chunksOk).toBe(2);
   });
 
+  it("reports a config whose diff_ids do not match the layers, and a blob file missing from the layout", async () => {
+    const layout = fixtureLayout();
+    layout.files.delete(layout.blobPaths.get(V6_SHA256)!);
+    const index = JSON.parse(new TextDecoder().decode(layout.files.get("index.json")!));
+    const manifestPath = `blobs/sha256/${index.manifests[0].digest.slice(7)}`;
+    const manifest = JSON.parse(new TextDecoder().decode(layout.files.get(manifestPath)!));
+    const config = JSON.parse(new TextDecoder().decode(layout.files.get(`blobs/sha256/${manifest.config.digest.slice(7)}`)!));
+    config.rootfs.diff_ids.pop();
+    const put = (v: unknown) => {
+      const bytes = new TextEncoder().encode(JSON.stringify(v));
+      const digest = createHash("sha256").update(bytes).digest("hex");
+      layout.files.set(`blobs/sha256/${digest}`, bytes);
+      return { digest: `sha256:${digest}`, size: bytes.length };
+    };
+    manifest.config = { ...manifest.config, ...put(config) };
+    index.manifests[0] = { ...index.manifests[0], ...put(manifest) };
+    layout.files.set("index.json", new TextEncoder().encode(JSON.stringify(index)));
+    const report = await verifyLayout(layout.files);
+    expect(report.failures.filter((f) => f.check === "diff-ids")).toHaveLength(1);
+    expect(report.failures).toContainEqual(expect.objectContaining({ check: "blob-missing", blobId: V6_SHA256, code: "NOT_FOUND", layer: 0 }));
+    const chunks = report.failures.filter((f) => f.check === "chunk");
+    expect(chunks.map((f) => f.path).sort()).toEqual(["/lib.rs", "/sync_io.rs"]);
+    expect(report.counts.chunksOk).toBe(0);
+  });
+
   it("reports a blob the bootstrap names that is not a layer, and a layer it does not name", async () => {
     const other = "1".repeat(64);
     const layout = nydusLayout(renameBlobId(V6_BOOT, V6_ID, other), [V6_BLOB]);
@@ -220,6 +246,13 @@ function damaged(target: Target, flip: Flip): Map<string, Uint8Array> {
 }
 
 async function checkFlip(target: Target, flip: Flip): Promise<void> {
+  if (flip.part === "bootstrap") {
+    // Without the layer digest around it, a damaged bootstrap must still only ever yield a report.
+    const boot = target.bootstrap.slice();
+    boot[flip.offset]! ^= 1 << flip.bit;
+    const blobs = new Map([...target.blobs].map(([id, b]) => [id, memoryRange(b.bytes)]));
+    await verifyNydusImage(nydusImage("bare", boot, blobs), kernels);
+  }
   const report = await verifyLayout(damaged(target, flip));
   expect(report.ok).toBe(false);
   const bootstrapLayer = target.blobs.size;
