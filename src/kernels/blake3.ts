@@ -34,7 +34,10 @@ const DERIVE_KEY_MATERIAL = 64;
 const STREAM = 0;
 const ONE_SHOT = 1;
 
-/** Creates a BLAKE3 hasher (32-byte digests): plain, keyed (`key`) or derive_key (`deriveKeyContext`). */
+/**
+ * Creates a BLAKE3 hasher (32-byte digests): plain, keyed (`key`) or derive_key
+ * (`deriveKeyContext`). Its stream is open from the start; after final, init opens a new one.
+ */
 export async function createBlake3(ports: Ports, options: Blake3Options = {}): Promise<Hasher> {
   const { key, deriveKeyContext } = options;
   if (key !== undefined && !(key instanceof Uint8Array && key.length === KEY_SIZE)) {
