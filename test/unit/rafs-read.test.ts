@@ -32,7 +32,6 @@ const hex = (data: Uint8Array) => Buffer.from(data).toString("hex");
 let kernels: TestKernels;
 beforeAll(async () => {
   kernels = await rafsKernels();
-  console.info("rafs-read kernels:", kernels.used);
 });
 
 function allFiles(dir: string): string[] {
