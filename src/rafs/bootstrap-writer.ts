@@ -94,7 +94,7 @@ export function writeBootstrap(input: BootstrapInput): Uint8Array {
   const devTableEnd = V6.DEVICE_TABLE_OFFSET + blobs.length * V6.DEVICE_SLOT_SIZE;
   const blobTableOffset = alignUp(devTableEnd, BLOCK);
   const blobTableSize = blobs.length * V6.BLOB_TABLE_ENTRY_SIZE;
-  const prefetchNodes = (input.prefetch ?? []).map((p) => prefetchNode(nodes, p));
+  const prefetchNodes = (input.prefetch ?? []).map((p) => prefetchNode(root, nodes, p));
   const prefetchOffset = blobTableOffset + blobTableSize;
   const prefetchSize = prefetchNodes.length * 4;
   const metaBlock = Math.ceil((prefetchOffset + prefetchSize) / BLOCK);
@@ -485,8 +485,11 @@ function rafsFlags(input: BootstrapInput, nodes: readonly Node[]): number {
   return compression | hash | xattr | digests | RafsFlags.EXPLICIT_UID_GID;
 }
 
-function prefetchNode(nodes: readonly Node[], path: string): Node {
-  const node = nodes.find((n) => n.path === path);
+function prefetchNode(root: RafsInode, nodes: readonly Node[], path: string): Node {
+  // Resolved through the tree: a hardlink is listed under its first path only.
+  let inode: RafsInode | undefined = root;
+  for (const name of path.split("/").filter(Boolean)) inode = inode?.entries?.get(name);
+  const node = inode && nodes.find((n) => n.inode === inode);
   if (!node) throw new StrataError("NOT_FOUND", `prefetch path ${path} is not in the tree`, { path });
   return node;
 }
