@@ -119,6 +119,17 @@ describe.each([
     );
   });
 
+  it("gives the same digest for every two-update split of a 4-chunk-plus input", async () => {
+    const data = randomBytes(4 * 1024 + 70, 11);
+    const expected = await reference(data);
+    const mismatches: number[] = [];
+    for (let p = 0; p <= data.length; p++) {
+      const got = hex(hasher.init().update(data.subarray(0, p)).update(data.subarray(p)).final());
+      if (got !== expected) mismatches.push(p);
+    }
+    expect(mismatches).toEqual([]);
+  });
+
   it("digests inputs larger than the window, whole and in updates that straddle window boundaries", async () => {
     for (const [length, step] of [
       [3 * WINDOW + 12_345, WINDOW + 1],
