@@ -8,18 +8,7 @@ const input = reserve(WINDOW);
 const output = reserve(32 * MAX_BATCH);
 const sizes = reserve(4 * MAX_BATCH);
 const pending = reserve(64); // a partial block carried between updates
-const schedule = reserve(64 * 4);
 const saved = reserve(64 + 48); // the stream's state while a batch runs
-const K = memory.data<u32>([
-  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
-  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
-  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
-  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
-  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-]);
 
 let h0: u32, h1: u32, h2: u32, h3: u32, h4: u32, h5: u32, h6: u32, h7: u32;
 let pendingLen: u32 = 0;
@@ -42,26 +31,140 @@ export function reset(): void {
 @inline function s0(x: u32): u32 { return rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3); }
 // @ts-ignore: decorator
 @inline function s1(x: u32): u32 { return rotr(x, 17) ^ rotr(x, 19) ^ (x >>> 10); }
+// @ts-ignore: decorator
+@inline function S0(x: u32): u32 { return rotr(x ^ rotr(x ^ rotr(x, 9), 11), 2); }
+// @ts-ignore: decorator
+@inline function S1(x: u32): u32 { return rotr(x ^ rotr(x ^ rotr(x, 14), 5), 6); }
 
-/** Compresses `blocks` 64-byte blocks at `p` into the state. */
+/**
+ * Compresses `blocks` 64-byte blocks at `p` into the state. Fully unrolled: the working variables
+ * rotate by renaming instead of moving, the round constants are immediates and the message
+ * schedule is a rolling window of 16 locals. Maj(a, b, c) = b ^ ((a ^ b) & (b ^ c)) reuses the
+ * previous round's a ^ b as this round's b ^ c.
+ */
 function compress(p: usize, blocks: usize): void {
-  let a0 = h0, b0 = h1, c0 = h2, d0 = h3, e0 = h4, f0 = h5, g0 = h6, k0 = h7;
-  for (let n: usize = 0; n < blocks; n++, p += 64) {
-    for (let i: usize = 0; i < 16; i++) store<u32>(schedule + (i << 2), bswap<u32>(load<u32>(p + (i << 2))));
-    for (let i: usize = 16; i < 64; i++) {
-      const w15 = load<u32>(schedule + ((i - 15) << 2));
-      const w2 = load<u32>(schedule + ((i - 2) << 2));
-      store<u32>(schedule + (i << 2), s1(w2) + load<u32>(schedule + ((i - 7) << 2)) + s0(w15) + load<u32>(schedule + ((i - 16) << 2)));
-    }
-    let a = a0, b = b0, c = c0, d = d0, e = e0, f = f0, g = g0, h = k0;
-    for (let i: usize = 0; i < 64; i++) {
-      const t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + load<u32>(K + (i << 2)) + load<u32>(schedule + (i << 2));
-      const t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-      h = g; g = f; f = e; e = d + t1; d = c; c = b; b = a; a = t1 + t2;
-    }
-    a0 += a; b0 += b; c0 += c; d0 += d; e0 += e; f0 += f; g0 += g; k0 += h;
+  let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7;
+  let t: u32, ab: u32, bc: u32;
+  for (const end = p + (blocks << 6); p < end; p += 64) {
+    let w0 = bswap<u32>(load<u32>(p, 0)); let w1 = bswap<u32>(load<u32>(p, 4)); let w2 = bswap<u32>(load<u32>(p, 8)); let w3 = bswap<u32>(load<u32>(p, 12));
+    let w4 = bswap<u32>(load<u32>(p, 16)); let w5 = bswap<u32>(load<u32>(p, 20)); let w6 = bswap<u32>(load<u32>(p, 24)); let w7 = bswap<u32>(load<u32>(p, 28));
+    let w8 = bswap<u32>(load<u32>(p, 32)); let w9 = bswap<u32>(load<u32>(p, 36)); let w10 = bswap<u32>(load<u32>(p, 40)); let w11 = bswap<u32>(load<u32>(p, 44));
+    let w12 = bswap<u32>(load<u32>(p, 48)); let w13 = bswap<u32>(load<u32>(p, 52)); let w14 = bswap<u32>(load<u32>(p, 56)); let w15 = bswap<u32>(load<u32>(p, 60));
+    bc = b ^ c;
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0x428a2f98 + w0; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0x71374491 + w1; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0xb5c0fbcf + w2; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0xe9b5dba5 + w3; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0x3956c25b + w4; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0x59f111f1 + w5; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0x923f82a4 + w6; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0xab1c5ed5 + w7; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0xd807aa98 + w8; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0x12835b01 + w9; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0x243185be + w10; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0x550c7dc3 + w11; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0x72be5d74 + w12; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0x80deb1fe + w13; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0x9bdc06a7 + w14; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0xc19bf174 + w15; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    w0 += s1(w14) + w9 + s0(w1);
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0xe49b69c1 + w0; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    w1 += s1(w15) + w10 + s0(w2);
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0xefbe4786 + w1; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    w2 += s1(w0) + w11 + s0(w3);
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0x0fc19dc6 + w2; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    w3 += s1(w1) + w12 + s0(w4);
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0x240ca1cc + w3; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    w4 += s1(w2) + w13 + s0(w5);
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0x2de92c6f + w4; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    w5 += s1(w3) + w14 + s0(w6);
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0x4a7484aa + w5; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    w6 += s1(w4) + w15 + s0(w7);
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0x5cb0a9dc + w6; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    w7 += s1(w5) + w0 + s0(w8);
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0x76f988da + w7; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    w8 += s1(w6) + w1 + s0(w9);
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0x983e5152 + w8; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    w9 += s1(w7) + w2 + s0(w10);
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0xa831c66d + w9; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    w10 += s1(w8) + w3 + s0(w11);
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0xb00327c8 + w10; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    w11 += s1(w9) + w4 + s0(w12);
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0xbf597fc7 + w11; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    w12 += s1(w10) + w5 + s0(w13);
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0xc6e00bf3 + w12; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    w13 += s1(w11) + w6 + s0(w14);
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0xd5a79147 + w13; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    w14 += s1(w12) + w7 + s0(w15);
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0x06ca6351 + w14; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    w15 += s1(w13) + w8 + s0(w0);
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0x14292967 + w15; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    w0 += s1(w14) + w9 + s0(w1);
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0x27b70a85 + w0; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    w1 += s1(w15) + w10 + s0(w2);
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0x2e1b2138 + w1; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    w2 += s1(w0) + w11 + s0(w3);
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0x4d2c6dfc + w2; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    w3 += s1(w1) + w12 + s0(w4);
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0x53380d13 + w3; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    w4 += s1(w2) + w13 + s0(w5);
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0x650a7354 + w4; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    w5 += s1(w3) + w14 + s0(w6);
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0x766a0abb + w5; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    w6 += s1(w4) + w15 + s0(w7);
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0x81c2c92e + w6; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    w7 += s1(w5) + w0 + s0(w8);
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0x92722c85 + w7; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    w8 += s1(w6) + w1 + s0(w9);
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0xa2bfe8a1 + w8; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    w9 += s1(w7) + w2 + s0(w10);
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0xa81a664b + w9; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    w10 += s1(w8) + w3 + s0(w11);
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0xc24b8b70 + w10; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    w11 += s1(w9) + w4 + s0(w12);
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0xc76c51a3 + w11; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    w12 += s1(w10) + w5 + s0(w13);
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0xd192e819 + w12; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    w13 += s1(w11) + w6 + s0(w14);
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0xd6990624 + w13; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    w14 += s1(w12) + w7 + s0(w15);
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0xf40e3585 + w14; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    w15 += s1(w13) + w8 + s0(w0);
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0x106aa070 + w15; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    w0 += s1(w14) + w9 + s0(w1);
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0x19a4c116 + w0; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    w1 += s1(w15) + w10 + s0(w2);
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0x1e376c08 + w1; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    w2 += s1(w0) + w11 + s0(w3);
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0x2748774c + w2; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    w3 += s1(w1) + w12 + s0(w4);
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0x34b0bcb5 + w3; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    w4 += s1(w2) + w13 + s0(w5);
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0x391c0cb3 + w4; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    w5 += s1(w3) + w14 + s0(w6);
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0x4ed8aa4a + w5; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    w6 += s1(w4) + w15 + s0(w7);
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0x5b9cca4f + w6; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    w7 += s1(w5) + w0 + s0(w8);
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0x682e6ff3 + w7; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    w8 += s1(w6) + w1 + s0(w9);
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0x748f82ee + w8; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    w9 += s1(w7) + w2 + s0(w10);
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0x78a5636f + w9; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    w10 += s1(w8) + w3 + s0(w11);
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0x84c87814 + w10; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    w11 += s1(w9) + w4 + s0(w12);
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0x8cc70208 + w11; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    w12 += s1(w10) + w5 + s0(w13);
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0x90befffa + w12; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    w13 += s1(w11) + w6 + s0(w14);
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0xa4506ceb + w13; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    w14 += s1(w12) + w7 + s0(w15);
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0xbef9a3f7 + w14; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    w15 += s1(w13) + w8 + s0(w0);
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0xc67178f2 + w15; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    a = h0 += a; b = h1 += b; c = h2 += c; d = h3 += d; e = h4 += e; f = h5 += f; g = h6 += g; h = h7 += h;
   }
-  h0 = a0; h1 = b0; h2 = c0; h3 = d0; h4 = e0; h5 = f0; h6 = g0; h7 = k0;
 }
 
 /** Feeds `len` bytes of the input window; returns 0, or −1 when len exceeds the window. */

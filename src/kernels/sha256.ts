@@ -24,6 +24,52 @@ export async function createSha256(ports: Ports): Promise<Hasher> {
   return new Sha256(await instantiateKernel<Sha256Exports>(ports.wasm, "sha256"));
 }
 
+/** A streaming SHA-256 for large data (whole layers): feed it in pieces, then await the digest. */
+export interface StreamingSha256 {
+  update(data: Uint8Array): void;
+  /** The digest of everything fed; the stream is finished afterwards. */
+  digest(): Promise<Uint8Array>;
+}
+
+/**
+ * A streaming SHA-256 that prefers the runtime's native one (`ports.sha256`: OpenSSL in Node,
+ * SHA extensions on most CPUs) and falls back to the wasm kernel where there is none.
+ */
+export async function createStreamingSha256(ports: Ports): Promise<StreamingSha256> {
+  let finished = false;
+  const live = (method: string) => {
+    if (finished) throw new StrataError("KERNEL_STATE", `sha256: ${method} after digest`);
+  };
+  if (ports.sha256) {
+    const native = ports.sha256.create();
+    return {
+      update(data) {
+        bytes(data, "update");
+        live("update");
+        native.update(data);
+      },
+      async digest() {
+        live("digest");
+        finished = true;
+        return native.digest();
+      },
+    };
+  }
+  const hasher = (await createSha256(ports)).init();
+  return {
+    update(data) {
+      bytes(data, "update");
+      live("update");
+      hasher.update(data);
+    },
+    async digest() {
+      live("digest");
+      finished = true;
+      return hasher.final();
+    },
+  };
+}
+
 class Sha256 implements Hasher {
   readonly algorithm = "sha256";
   readonly digestSize = DIGEST_SIZE;

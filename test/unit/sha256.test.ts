@@ -2,7 +2,8 @@ import { createHash, randomBytes } from "node:crypto";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { isStrataError } from "../../src/errors.js";
-import { createSha256 } from "../../src/kernels/sha256.js";
+import { nodeSha256 } from "../../runtimes/node/sha256.js";
+import { createSha256, createStreamingSha256 } from "../../src/kernels/sha256.js";
 import { ports } from "../helpers/kernels.js";
 
 const hasher = await createSha256(ports);
@@ -16,6 +17,31 @@ describe("SHA-256 kernel vs node:crypto", () => {
       expect(hasher.digest(d), `length ${n}`).toEqual(reference(d));
       expect(hasher.init().update(d).final(), `stream of ${n}`).toEqual(reference(d));
     }
+  });
+
+  test("every length to 300 bytes, and lengths across the window size, digest without trapping", () => {
+    const data = randomBytes((1 << 20) + 200);
+    for (let n = 0; n <= 300; n++) expect(hasher.digest(data.subarray(0, n)), `length ${n}`).toEqual(reference(data.subarray(0, n)));
+    for (let n = (1 << 20) - 130; n <= data.length; n++) {
+      if (n % 7 !== 0 && n !== 1 << 20) continue;
+      expect(hasher.digest(data.subarray(0, n)), `length ${n}`).toEqual(reference(data.subarray(0, n)));
+    }
+  });
+
+  test("random streaming splits of inputs larger than the window", () => {
+    const data = randomBytes(3 << 20);
+    fc.assert(
+      fc.property(fc.array(fc.nat(data.length), { maxLength: 6 }), (cuts) => {
+        hasher.init();
+        let at = 0;
+        for (const c of [...cuts].sort((a, b) => a - b)) {
+          hasher.update(data.subarray(at, c));
+          at = Math.max(at, c);
+        }
+        expect(hasher.update(data.subarray(at)).final()).toEqual(reference(data));
+      }),
+      { numRuns: 15 },
+    );
   });
 
   test("random streaming splits", () => {
@@ -56,7 +82,40 @@ describe("SHA-256 kernel vs node:crypto", () => {
     });
   });
 
+  test("digestMany equals digests one by one for random piece sizes", () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(5000), { maxLength: 40 }), fc.nat(100), (sizes, slack) => {
+        const data = randomBytes(sizes.reduce((x, y) => x + y, 0) + slack);
+        const out = hasher.digestMany(data, Uint32Array.from(sizes));
+        expect(out.length).toBe(sizes.length * 32);
+        let at = 0;
+        sizes.forEach((n, i) => {
+          expect(out.subarray(i * 32, i * 32 + 32)).toEqual(reference(data.subarray(at, at + n)));
+          at += n;
+        });
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  test("digestMany batches more pieces than one kernel call takes", () => {
+    const sizes = Array.from({ length: 10_000 }, (_, i) => i % 97);
+    const data = randomBytes(sizes.reduce((x, y) => x + y, 0));
+    const out = hasher.digestMany(data, sizes);
+    let at = 0;
+    for (const [i, n] of sizes.entries()) {
+      if (i % 101 === 0 || i === sizes.length - 1) expect(out.subarray(i * 32, i * 32 + 32), `piece ${i}`).toEqual(reference(data.subarray(at, at + n)));
+      at += n;
+    }
+  });
+
   test("wrong arguments and misuse are typed errors", () => {
+    expect(() => hasher.digestMany(new Uint8Array(4), [1.5])).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    expect(() => hasher.digestMany(new Uint8Array(4), [Number.NaN])).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    expect(() => hasher.digestMany(new Uint8Array(4), undefined as never)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    expect(() => hasher.init().update("abc" as never)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    hasher.init().final();
+    expect(() => hasher.final()).toThrow(expect.objectContaining({ code: "KERNEL_STATE" }));
     for (const bad of [undefined, "abc", [1, 2], new ArrayBuffer(4)]) {
       expect(() => hasher.digest(bad as never)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
     }
@@ -69,5 +128,24 @@ describe("SHA-256 kernel vs node:crypto", () => {
     } catch (e) {
       expect(isStrataError(e, "KERNEL_STATE")).toBe(true);
     }
+  });
+});
+
+describe("streaming SHA-256: native when the runtime offers it, the kernel otherwise", () => {
+  for (const [name, withPorts] of [["node:crypto", { ...ports, sha256: nodeSha256 }], ["wasm kernel", ports]] as const) {
+    test(`${name}: pieces of a large input digest like node:crypto, then refuse more`, async () => {
+      const data = randomBytes((3 << 20) + 123);
+      const stream = await createStreamingSha256(withPorts);
+      for (let at = 0; at < data.length; at += 700_001) stream.update(data.subarray(at, at + 700_001));
+      expect(await stream.digest()).toEqual(reference(data));
+      expect(() => stream.update(new Uint8Array(1))).toThrow(expect.objectContaining({ code: "KERNEL_STATE" }));
+      await expect(stream.digest()).rejects.toMatchObject({ code: "KERNEL_STATE" });
+      expect(() => stream.update([1] as never)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    });
+  }
+
+  test("an empty stream has the empty digest", async () => {
+    expect(await (await createStreamingSha256({ ...ports, sha256: nodeSha256 })).digest()).toEqual(reference(new Uint8Array(0)));
+    expect(await (await createStreamingSha256(ports)).digest()).toEqual(reference(new Uint8Array(0)));
   });
 });
