@@ -1,7 +1,9 @@
 import { readFile } from "node:fs/promises";
 import type { KernelName, KernelVariant, WasmPort } from "../../src/ports.js";
 
-const wasmDir = new URL("../../wasm/", import.meta.url);
+// The package's wasm/ directory, from runtimes/node/ (sources run by tsx or vitest) or from
+// dist/runtimes/node/ (the compiled CLI).
+const wasmDir = new URL(import.meta.url.includes("/dist/runtimes/") ? "../../../wasm/" : "../../wasm/", import.meta.url);
 
 /** Compiles the kernels shipped in wasm/ from disk, once per module. */
 export function nodeWasmPort(dir: URL = wasmDir): WasmPort {

@@ -11,6 +11,8 @@ import { MEDIA_TYPES, type Descriptor, type ImageIndexManifest } from "./types.j
 import { hex } from "./verify.js";
 
 const REF_NAME = "org.opencontainers.image.ref.name";
+/** Bytes gathered before one write to the destination. */
+const WRITE_BUFFER = 4 << 20;
 const utf8 = new TextEncoder();
 
 /** A blob being streamed into the layout. */
@@ -38,18 +40,34 @@ export class LayoutWriter {
     return writer;
   }
 
-  /** Starts streaming a blob of unknown digest. */
+  /** Starts streaming a blob of unknown digest. Small writes are coalesced into large ones. */
   async upload(): Promise<BlobUpload> {
     const pending = await this.output.create(`${this.dir}/blobs/sha256/upload`);
     const hasher: StreamingSha256 = (await this.kernels.sha256()).init();
+    const buffer = new Uint8Array(WRITE_BUFFER);
+    let buffered = 0;
     let size = 0;
+    const flush = async () => {
+      if (buffered === 0) return;
+      hasher.update(buffer.subarray(0, buffered));
+      // The pending file may keep the bytes until the write completes: hand it a copy.
+      await pending.write(buffer.slice(0, buffered));
+      buffered = 0;
+    };
     return {
       write: async (bytes) => {
-        hasher.update(bytes);
         size += bytes.length;
-        await pending.write(bytes);
+        if (buffered + bytes.length > WRITE_BUFFER) await flush();
+        if (bytes.length >= WRITE_BUFFER) {
+          hasher.update(bytes);
+          await pending.write(bytes);
+          return;
+        }
+        buffer.set(bytes, buffered);
+        buffered += bytes.length;
       },
       finish: async () => {
+        await flush();
         const digest = `sha256:${hex(hasher.final())}`;
         await pending.commit(this.blobPath(digest));
         return { digest, size };
