@@ -1,6 +1,9 @@
 // Runs the conformance suite in all five runtimes and fails if any runtime's results differ from
 // Node's: every digest (kernel outputs, compressed bytes, RAFS images, converted OCI layouts) must
 // be byte-identical, and every case must pass (or be skipped for the same reason) everywhere.
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { expect, test } from "vitest";
 import { nodePorts } from "../../runtimes/node/index.js";
 import { type CaseOutcome, conformanceLines, runSuite } from "../conformance/suite.js";
@@ -22,7 +25,14 @@ const fromOutcomes = (runtime: string, outcomes: CaseOutcome[]) => results(outco
 
 test("every runtime produces byte-identical results", async () => {
   const runs: Record<string, () => Promise<string[]>> = {
-    node: async () => fromOutcomes("node", await runSuite(nodePorts())),
+    node: async () => {
+      const scratch = await mkdtemp(join(tmpdir(), "strata-compare-"));
+      try {
+        return fromOutcomes("node", await runSuite(nodePorts(), { scratch }));
+      } finally {
+        await rm(scratch, { recursive: true, force: true });
+      }
+    },
     deno: async () => results(await runNative("deno"), "deno"),
     bun: async () => results(await runNative("bun"), "bun"),
     workers: async () => fromOutcomes("workers", await runInWorkerd()),
