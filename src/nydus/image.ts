@@ -254,9 +254,12 @@ export function blobSet(image: NydusImage, kernels: RafsKernels): BlobSet {
   };
 }
 
-/** sha256 of a stored blob, streamed. */
-export async function sha256Of(range: BlobRange, sha256: Hasher): Promise<string> {
+const HASH_PIECE = 1 << 20;
+
+/** Hex sha256 of bytes [0, end) of a stored blob (default: all of it), read piece by piece. */
+export async function sha256Of(range: BlobRange, sha256: Hasher, end = range.size): Promise<string> {
+  const stop = Math.min(end, range.size);
   sha256.init();
-  for await (const part of chunks(range.stream())) sha256.update(part);
+  for (let at = 0; at < stop; at += HASH_PIECE) sha256.update(await range.read(at, Math.min(HASH_PIECE, stop - at)));
   return hex(sha256.final());
 }

@@ -32,6 +32,7 @@ export type VerifyCheck =
   | "inode-digest" // RAFS v5 inode digests
   | "blob-missing"
   | "blob-id" // sha256 of the blob = its id
+  | "blob-size" // stored size = the bootstrap's compressed size
   | "blob-structure" // ToC, compression table, blob.digest readable and consistent
   | "toc-digest" // the ToC against the digest in the bootstrap
   | "section-digest" // a ToC section against its ToC digest
@@ -220,6 +221,9 @@ async function checkBlob(info: BlobInfo, range: BlobRange, kernels: RafsKernels,
   const where = { part: "blob" as const, blobId, ...(layer === undefined ? {} : { layer }) };
   const actual = await sha256Of(range, sha256);
   if (actual !== blobId) fail({ ...where, check: "blob-id", message: `blob ${blobId} has sha256 ${actual}` });
+  if (info.compressedSize !== range.size) {
+    fail({ ...where, check: "blob-size", message: `blob ${blobId} is ${range.size} bytes, the bootstrap says ${info.compressedSize}` });
+  }
 
   // The ToC is checked on its own first: a damaged one may keep the blob from opening at all.
   const meta = info.meta;
@@ -246,8 +250,9 @@ async function checkBlob(info: BlobInfo, range: BlobRange, kernels: RafsKernels,
   for (const entry of blob.toc ?? []) {
     try {
       // image.blob's digest covers the chunk data and the tar header after it.
-      const data = entry.name === BlobSection.DATA ? await range.read(0, entry.compressedSize + TAR_HEADER_SIZE) : await blob.section(entry.name);
-      if (data && !equal(sha256.digest(data), entry.digest)) {
+      const digest =
+        entry.name === BlobSection.DATA ? await sha256Of(range, sha256, entry.compressedSize + TAR_HEADER_SIZE) : await blob.section(entry.name).then((data) => data && hex(sha256.digest(data)));
+      if (digest !== undefined && digest !== hex(entry.digest)) {
         fail({ ...where, check: "section-digest", section: entry.name, offset: entry.name === BlobSection.DATA ? 0 : entry.compressedOffset, message: `blob ${blobId}: section ${entry.name} does not match its ToC digest` });
       }
     } catch (e) {
