@@ -1,0 +1,67 @@
+// The `strata` command as users run it: bin/strata.js over the compiled dist/ (npm's prepare step).
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+
+const root = new URL("../..", import.meta.url).pathname;
+const work = mkdtempSync(join(tmpdir(), "strata-cli-"));
+const src = join(work, "oci");
+
+function strata(...args: string[]) {
+  const r = spawnSync(process.execPath, [join(root, "bin/strata.js"), ...args], { encoding: "utf8" });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+beforeAll(() => {
+  execFileSync(join(root, "node_modules/.bin/tsc"), ["-p", root], { stdio: "pipe" });
+  execFileSync(join(root, "node_modules/.bin/tsx"), [join(root, "examples/make-example.ts"), src], { stdio: "pipe" });
+}, 120_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+test("convert writes a Nydus image and prints a summary; --json is machine-readable", () => {
+  const human = strata("convert", `oci:${src}:latest`, `oci:${work}/nydus:v1`);
+  expect(human.code, human.stderr).toBe(0);
+  expect(human.stdout).toMatch(/chunks\s+\d+ \(\d+ deduplicated/);
+  const json = strata("convert", `oci:${src}:latest`, `oci:${work}/nydus:v2`, "--json", "--compressor", "lz4_block", "--chunk-size", "64K");
+  expect(json.code, json.stderr).toBe(0);
+  const summary = JSON.parse(json.stdout);
+  expect(summary.manifest.digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+  expect(summary.stats.files).toBeGreaterThan(0);
+  expect(existsSync(join(work, "nydus/blobs/sha256", summary.bootstrap.digest.slice(7)))).toBe(true);
+});
+
+test("bad options are usage errors (exit 2) refused before any output is written", () => {
+  for (const args of [
+    ["--chunk-size", "3000"],
+    ["--chunk-size", "32M"],
+    ["--compressor", "brotli"],
+    ["--digester", "md5"],
+    ["--no-such-option"],
+  ]) {
+    const r = strata("convert", `oci:${src}:latest`, `oci:${work}/refused`, ...args);
+    expect(r.code, args.join(" ")).toBe(2);
+    expect(r.stderr).toMatch(/INVALID_ARGUMENT/);
+  }
+  expect(existsSync(join(work, "refused"))).toBe(false);
+  expect(strata("convert", "only-one-argument").code).toBe(2);
+  expect(strata("frobnicate").code).toBe(2);
+});
+
+test("unreadable input exits 3 with a typed error, and leaves no partial image", () => {
+  const r = strata("convert", `oci:${work}/missing:latest`, `oci:${work}/out-missing`, "--json");
+  expect(r.code).toBe(3);
+  expect(JSON.parse(r.stdout).error.code).toBe("NOT_FOUND");
+  const out = join(work, "out-missing");
+  expect(existsSync(join(out, "index.json"))).toBe(false);
+  if (existsSync(join(out, "blobs/sha256"))) expect(readdirSync(join(out, "blobs/sha256")).filter((f) => f.startsWith(".strata-tmp"))).toEqual([]);
+});
+
+test("inspect lists the flattened tree", () => {
+  const r = strata("inspect", `oci:${src}:latest`, "--json");
+  expect(r.code, r.stderr).toBe(0);
+  const { entries } = JSON.parse(r.stdout);
+  expect(entries[0]).toMatchObject({ path: "/", type: "dir" });
+  expect(entries.some((e: { type: string }) => e.type === "file")).toBe(true);
+});
