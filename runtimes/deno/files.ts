@@ -8,7 +8,7 @@ function ioError(e: unknown, path: string): StrataError {
   return new StrataError("IO", `cannot access ${path}: ${(e as Error).message}`, { path }, { cause: e });
 }
 
-/** The FilesPort of Deno: Deno.open with positional reads (needs --allow-read). */
+/** The FilesPort of Deno: Deno.open, ranges read by seeking (needs --allow-read). */
 export function denoFilesPort(): FilesPort {
   return {
     async open(path: string): Promise<FileHandle> {
@@ -16,23 +16,30 @@ export function denoFilesPort(): FilesPort {
         throw ioError(e, path);
       });
       const size = (await file.stat()).size;
+      // Deno.FsFile has no positional read: seek + read pairs are queued so they never interleave.
+      let queue: Promise<unknown> = Promise.resolve();
+      const readAt = async (offset: number, length: number): Promise<Uint8Array> => {
+        const want = Math.max(0, Math.min(length, size - offset));
+        const buffer = new Uint8Array(want);
+        try {
+          await file.seek(offset, Deno.SeekMode.Start);
+          let got = 0;
+          while (got < want) {
+            const n = await file.read(buffer.subarray(got));
+            if (n === null) break;
+            got += n;
+          }
+          return got === want ? buffer : buffer.subarray(0, got);
+        } catch (e) {
+          throw ioError(e, path);
+        }
+      };
       return {
         size,
-        async read(offset, length) {
-          const want = Math.max(0, Math.min(length, size - offset));
-          const buffer = new Uint8Array(want);
-          try {
-            await file.seek(offset, Deno.SeekMode.Start);
-            let got = 0;
-            while (got < want) {
-              const n = await file.read(buffer.subarray(got));
-              if (n === null) break;
-              got += n;
-            }
-            return got === want ? buffer : buffer.subarray(0, got);
-          } catch (e) {
-            throw ioError(e, path);
-          }
+        read(offset, length) {
+          const result = queue.then(() => readAt(offset, length));
+          queue = result.catch(() => {});
+          return result;
         },
         close: async () => file.close(),
       };

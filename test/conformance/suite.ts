@@ -375,6 +375,40 @@ async function buildRafs(ports: Ports, compressor: "zstd" | "lz4_block" | "none"
   return { bootstrap, image: parseBootstrap(bootstrap), blob, files };
 }
 
+/** The runtime's file ports (or, without files, the in-memory ones): what conversion relies on. */
+const filesCase: ConformanceCase = {
+  name: "files",
+  async run(ports, context) {
+    const { memoryFiles } = await import("../../src/ports-memory.js");
+    const memory = memoryFiles("/mem");
+    const disk = context.scratch && ports.files && ports.output;
+    const root = disk ? context.scratch! : "/mem";
+    const reader = disk ? ports.files! : memory.reader;
+    const output = disk ? ports.output! : memory.output;
+    const data = mixedBytes(10, 200_000);
+    await output.mkdir(`${root}/a/b`);
+    const pending = await output.create(`${root}/a/b/blob`);
+    for (let at = 0; at < data.length; at += 65_536) await pending.write(data.subarray(at, at + 65_536));
+    assert((await reader.stat(`${root}/a/b/blob`)) === undefined, "nothing appears before commit");
+    await pending.commit(`${root}/a/b/renamed`);
+    assert((await reader.stat(`${root}/a/b/renamed`))?.size === data.length, "the committed file has its size");
+    assertBytes(await reader.readFile(`${root}/a/b/renamed`), data, "readFile of the committed file");
+    // Ranges read concurrently, one past the end: each gets its own bytes.
+    const handle = await reader.open(`${root}/a/b/renamed`);
+    const ranges = [[0, 10], [199_990, 100], [65_530, 70_000], [1, 1], [150_000, 0]] as const;
+    const got = await Promise.all(ranges.map(([offset, length]) => handle.read(offset, length)));
+    ranges.forEach(([offset, length], i) => assertBytes(got[i]!, data.subarray(offset, offset + length), `range ${offset}+${length}`));
+    await handle.close();
+    const aborted = await output.create(`${root}/a/gone`);
+    await aborted.write(data.subarray(0, 10));
+    await aborted.abort();
+    assert((await reader.stat(`${root}/a/gone`)) === undefined, "an aborted file does not appear");
+    const missing = await expectStrataError(() => reader.readFile(`${root}/no/such/file`), ["NOT_FOUND"], "reading a missing file");
+    await expectStrataError(() => reader.open(`${root}/no-such-file`), ["NOT_FOUND"], "opening a missing file");
+    return { "missing-file": missing };
+  },
+};
+
 const conversionCases: ConformanceCase[] = [
   {
     name: "convert",
@@ -462,7 +496,7 @@ const conversionCases: ConformanceCase[] = [
 ];
 
 /** Every case, kernels first, conversion last. */
-export const cases: readonly ConformanceCase[] = [...kernelCases, ...conversionCases];
+export const cases: readonly ConformanceCase[] = [...kernelCases, filesCase, ...conversionCases];
 
 export interface CaseOutcome {
   name: string;
