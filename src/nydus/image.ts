@@ -15,7 +15,9 @@ import type { BlobStore } from "../oci/image.js";
 import { directoryStore, openOciLayout, type LayoutOptions } from "../oci/layout.js";
 import type { Descriptor, Image, ImageManifest } from "../oci/types.js";
 import { hex } from "../oci/verify.js";
-import type { FilesPort } from "../ports.js";
+import { openImage } from "../oci/open.js";
+import { parseReference } from "../oci/reference.js";
+import type { FilesPort, Ports } from "../ports.js";
 import { openBlob, type NydusBlob } from "../rafs/blob-reader.js";
 import { type BootstrapProblem, verifyBootstrap } from "../rafs/bootstrap.js";
 import { BOOTSTRAP_PATH_IN_LAYER } from "../rafs/layout.js";
@@ -164,6 +166,32 @@ export async function openNydusImage(image: Image, options: OpenNydusOptions): P
 export async function openNydusLayout(files: FilesPort, dir: string, options: LayoutOptions): Promise<NydusImage> {
   const image = await openOciLayout(files, dir, options);
   return openNydusImage(image, { kernels: options.kernels, store: directoryStore(files, dir), name: `oci:${dir}` });
+}
+
+export interface OpenNydusSourceOptions {
+  kernels: OciKernels;
+  /** For a bare bootstrap: the directory of its blobs (default: the bootstrap's directory). */
+  blobsDir?: string;
+  /** os/arch[/variant] for multi-platform indexes. */
+  platform?: string;
+}
+
+/**
+ * A Nydus image by name, for the CLI: `oci:DIR[:TAG|@DIGEST]` with random access to blob
+ * files, `oci-archive:` and `docker-archive:` through their layer streams (blobs held in memory),
+ * or else a path to a bare bootstrap file whose blobs are in `blobsDir`.
+ */
+export async function openNydus(ports: Ports, source: string, options: OpenNydusSourceOptions): Promise<NydusImage> {
+  const files = ports.files;
+  if (!files) throw new StrataError("INVALID_ARGUMENT", `opening ${source} needs a files port from the runtime`);
+  if (!/^(oci|oci-archive|docker-archive):/.test(source)) {
+    const slash = source.lastIndexOf("/");
+    return openNydusBootstrap(files, source, options.blobsDir ?? (slash < 0 ? "." : source.slice(0, slash) || "/"));
+  }
+  const ref = parseReference(source);
+  if (ref.transport === "oci") return openNydusLayout(files, ref.path, { kernels: options.kernels, tag: ref.tag, digest: ref.digest, platform: options.platform });
+  const image = await openImage(ports, ref, { kernels: options.kernels, platform: options.platform });
+  return openNydusImage(image, { kernels: options.kernels, name: source });
 }
 
 /** The diff_ids of a config, read leniently (a wrong count is for verify to report, not to stop on). */

@@ -2,7 +2,7 @@
 // chunk by chunk; a corruption campaign flips single bits across bootstrap, chunk data, blob.meta,
 // blob.digest and ToC, and every flip must be reported, naming the damaged part.
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,7 +20,7 @@ import { isStrataError } from "../../src/errors.js";
 import type { OciKernels } from "../../src/oci/decompress.js";
 import { memoryFilesPort } from "../../src/oci/random.js";
 import { memoryRange } from "../../src/oci/blob.js";
-import { nydusImage, openNydusBootstrap, openNydusLayout, type NydusImage } from "../../src/nydus/image.js";
+import { nydusImage, openNydus, openNydusBootstrap, openNydusLayout, type NydusImage } from "../../src/nydus/image.js";
 import { verifyNydusImage, type VerifyFailure, type VerifyProgress, type VerifyReport } from "../../src/nydus/verify.js";
 import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
 import { BlobSection } from "../../src/rafs/layout.js";
@@ -102,6 +102,26 @@ describe("a Nydus OCI image", () => {
     expect(report.failures).toEqual([]);
     expect(report.ok).toBe(true);
     expect(report.counts).toEqual({ layers: 2, blobs: 1, files: 2, chunks: 2, chunksOk: 2 });
+  });
+
+  it("opens by name: oci:DIR on disk, and a bare bootstrap with its blobs directory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "strata-nydus-open-"));
+    try {
+      for (const [path, bytes] of fixtureLayout().files) {
+        mkdirSync(join(dir, path, ".."), { recursive: true });
+        writeFileSync(join(dir, path), bytes);
+      }
+      const p = { ...ports, files };
+      const fromLayout = await openNydus(p, `oci:${dir}:latest`, { kernels: oci });
+      expect(fromLayout.name).toBe(`oci:${dir}`);
+      expect((await verifyNydusImage(fromLayout, kernels)).ok).toBe(true);
+      const bare = await openNydus(p, join(texture, "bootstrap/rafs-v6-2.2.boot"), { kernels: oci, blobsDir: join(texture, "blobs") });
+      expect((await verifyNydusImage(bare, kernels)).counts.chunksOk).toBe(2);
+      await expect(openNydus(p, `oci:${dir}:nope`, { kernels: oci })).rejects.toMatchObject({ code: "NOT_FOUND" });
+      await expect(openNydus(p, join(dir, "missing.boot"), { kernels: oci })).rejects.toMatchObject({ code: "NOT_FOUND" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("reports every manifest rule broken at once", async () => {
