@@ -86,7 +86,7 @@ export function writeBootstrap(input: BootstrapInput): Uint8Array {
   const chunkBits = Math.log2(chunkSize);
   if (!Number.isInteger(chunkBits) || chunkBits < 12 || chunkBits > 24) throw new StrataError("INVALID_ARGUMENT", `chunk size ${chunkSize} is not a power of two 4K..16M`);
 
-  const nodes = collect(root);
+  const { nodes, byInode } = collect(root);
   blobs.forEach((b, i) => checkBlob(b, i));
   for (const n of nodes) prepare(n, chunkSize, blobs);
 
@@ -94,7 +94,7 @@ export function writeBootstrap(input: BootstrapInput): Uint8Array {
   const devTableEnd = V6.DEVICE_TABLE_OFFSET + blobs.length * V6.DEVICE_SLOT_SIZE;
   const blobTableOffset = alignUp(devTableEnd, BLOCK);
   const blobTableSize = blobs.length * V6.BLOB_TABLE_ENTRY_SIZE;
-  const prefetchNodes = (input.prefetch ?? []).map((p) => prefetchNode(root, nodes, p));
+  const prefetchNodes = (input.prefetch ?? []).map((p) => prefetchNode(root, byInode, p));
   const prefetchOffset = blobTableOffset + blobTableSize;
   const prefetchSize = prefetchNodes.length * 4;
   const metaBlock = Math.ceil((prefetchOffset + prefetchSize) / BLOCK);
@@ -165,7 +165,7 @@ export function writeBootstrap(input: BootstrapInput): Uint8Array {
 }
 
 /** Depth-first, names in byte order; a hardlinked inode appears once, at its first path. */
-function collect(root: RafsInode): Node[] {
+function collect(root: RafsInode): { nodes: Node[]; byInode: Map<RafsInode, Node> } {
   const nodes: Node[] = [];
   const seen = new Map<RafsInode, Node>();
   const visit = (inode: RafsInode, path: string, parent: Node | undefined, depth: number): Node => {
@@ -191,7 +191,7 @@ function collect(root: RafsInode): Node[] {
     return node;
   };
   visit(root, "/", undefined, 0);
-  return nodes;
+  return { nodes, byInode: seen };
 }
 
 /** Decides inode format, xattrs, data and layout of one node (sizes only; no positions yet). */
@@ -485,11 +485,11 @@ function rafsFlags(input: BootstrapInput, nodes: readonly Node[]): number {
   return compression | hash | xattr | digests | RafsFlags.EXPLICIT_UID_GID;
 }
 
-function prefetchNode(root: RafsInode, nodes: readonly Node[], path: string): Node {
+function prefetchNode(root: RafsInode, byInode: ReadonlyMap<RafsInode, Node>, path: string): Node {
   // Resolved through the tree: a hardlink is listed under its first path only.
   let inode: RafsInode | undefined = root;
   for (const name of path.split("/").filter(Boolean)) inode = inode?.entries?.get(name);
-  const node = inode && nodes.find((n) => n.inode === inode);
+  const node = inode && byInode.get(inode);
   if (!node) throw new StrataError("NOT_FOUND", `prefetch path ${path} is not in the tree`, { path });
   return node;
 }
