@@ -1,6 +1,13 @@
 // Runs the conformance suite in all five runtimes and fails if any runtime's results differ from
 // Node's: every digest (kernel outputs, compressed bytes, RAFS images, converted OCI layouts) must
 // be byte-identical, and every case must pass (or be skipped for the same reason) everywhere.
+//
+// `npm run test:runtimes` runs this; each runtime alone:
+//   npm run test:node     vitest, runtimes/node ports
+//   npm run test:deno     npx deno test -A test/runtimes/deno/ (deno.json enables sloppy imports)
+//   npm run test:bun      npx bun test test/runtimes/bun/
+//   npm run test:workers  vitest: esbuild bundle + CompiledWasm kernels in workerd via miniflare
+//   npm run test:browser  vitest: esbuild bundle served on 127.0.0.1, /usr/bin/chromium via playwright-core
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
