@@ -183,9 +183,11 @@ function collect(root: RafsInode): { nodes: Node[]; byInode: Map<RafsInode, Node
     nodes.push(node);
     if (inode.entries) {
       node.dirents = [];
-      for (const name of [...inode.entries.keys()].sort(compareNames)) {
+      // Each name encoded once, then sorted by its bytes.
+      const names = [...inode.entries.keys()].map((name) => ({ name, bytes: utf8.encode(name) })).sort((a, b) => compareBytes(a.bytes, b.bytes));
+      for (const { name, bytes } of names) {
         const child = visit(inode.entries.get(name)!, path === "/" ? `/${name}` : `${path}/${name}`, node, depth + 1);
-        node.dirents.push({ name: utf8.encode(name), node: child });
+        node.dirents.push({ name: bytes, node: child });
       }
     }
     return node;
