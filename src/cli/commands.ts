@@ -4,7 +4,7 @@ import { parseSize, resolveOptions, type ChunkCompressor } from "../convert/opti
 import { StrataError } from "../errors.js";
 import { chunkCodecFor, hasherFor } from "../kernels/index.js";
 import { ociKernels } from "../oci/kernels.js";
-import { createSha256 } from "../kernels/sha256.js";
+import { createSha256, createStreamingSha256 } from "../kernels/sha256.js";
 import { inspectImage } from "../oci/inspect.js";
 import { LayoutWriter } from "../oci/layout-writer.js";
 import { openImage } from "../oci/open.js";
@@ -64,7 +64,7 @@ const convertCommand: Command = {
     const started = performance.now();
     const source = await openImage(ports, src, { kernels: ociKernels(ports), platform: args.values.get("platform") });
     const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
-    const dest = await LayoutWriter.open(target.path, output, files, { sha256: () => createSha256(ports) });
+    const dest = await LayoutWriter.open(target.path, output, files, { sha256: () => createStreamingSha256(ports) });
     const result = await convert(source, dest, target.tag, { digester, sha256, codec }, options);
     const seconds = (performance.now() - started) / 1000;
     const s = result.stats;

@@ -6,7 +6,8 @@
  */
 import { StrataError } from "../errors.js";
 import type { FilesPort, OutputPort, PendingFile } from "../ports.js";
-import type { OciKernels, StreamingSha256 } from "./decompress.js";
+import type { Hasher } from "../kernels/kernel.js";
+import type { StreamingSha256 } from "../kernels/sha256.js";
 import { MEDIA_TYPES, type Descriptor, type ImageIndexManifest } from "./types.js";
 import { hex } from "./verify.js";
 
@@ -23,16 +24,30 @@ export interface BlobUpload {
   abort(): Promise<void>;
 }
 
+/** A SHA-256 stream: a StreamingSha256, or a kernel Hasher (init/update/final). */
+type AnySha256 = StreamingSha256 | Pick<Hasher, "init" | "update" | "final">;
+
+export interface LayoutHashers {
+  sha256(): Promise<AnySha256>;
+}
+
+function streaming(h: AnySha256): StreamingSha256 {
+  if (!("final" in h)) return h;
+  h.init();
+  return { update: (data) => void h.update(data), digest: async () => h.final() };
+}
+
 export class LayoutWriter {
   private constructor(
     private readonly dir: string,
     private readonly output: OutputPort,
     private readonly files: FilesPort,
-    private readonly kernels: Pick<OciKernels, "sha256">,
+    private readonly hashers: LayoutHashers,
   ) {}
 
-  static async open(dir: string, output: OutputPort, files: FilesPort, kernels: Pick<OciKernels, "sha256">): Promise<LayoutWriter> {
-    const writer = new LayoutWriter(dir.replace(/\/+$/, "") || "/", output, files, kernels);
+  /** `hashers.sha256` makes the hashers that name blobs (createStreamingSha256 prefers the runtime's native one). */
+  static async open(dir: string, output: OutputPort, files: FilesPort, hashers: LayoutHashers): Promise<LayoutWriter> {
+    const writer = new LayoutWriter(dir.replace(/\/+$/, "") || "/", output, files, hashers);
     await output.mkdir(`${writer.dir}/blobs/sha256`);
     if (!(await files.stat(`${writer.dir}/oci-layout`))) {
       await writer.writeFile(`${writer.dir}/oci-layout`, utf8.encode(JSON.stringify({ imageLayoutVersion: "1.0.0" })));
@@ -43,7 +58,7 @@ export class LayoutWriter {
   /** Starts streaming a blob of unknown digest. Small writes are coalesced into large ones. */
   async upload(): Promise<BlobUpload> {
     const pending = await this.output.create(`${this.dir}/blobs/sha256/upload`);
-    const hasher: StreamingSha256 = (await this.kernels.sha256()).init();
+    const hasher = streaming(await this.hashers.sha256());
     const buffer = new Uint8Array(WRITE_BUFFER);
     let buffered = 0;
     let size = 0;
@@ -68,7 +83,7 @@ export class LayoutWriter {
       },
       finish: async () => {
         await flush();
-        const digest = `sha256:${hex(hasher.final())}`;
+        const digest = `sha256:${hex(await hasher.digest())}`;
         await pending.commit(this.blobPath(digest));
         return { digest, size };
       },

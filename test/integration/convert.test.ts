@@ -8,7 +8,7 @@ import { afterAll, describe, expect, test } from "vitest";
 import { convert } from "../../src/convert/convert.js";
 import { resolveOptions, type ChunkCompressor } from "../../src/convert/options.js";
 import { chunkCodecFor, hasherFor, rafsKernels } from "../../src/kernels/index.js";
-import { createSha256 } from "../../src/kernels/sha256.js";
+import { createSha256, createStreamingSha256 } from "../../src/kernels/sha256.js";
 import { inspectImage, listTree, type InspectEntry } from "../../src/oci/inspect.js";
 import { LayoutWriter } from "../../src/oci/layout-writer.js";
 import { openOciLayout } from "../../src/oci/layout.js";
@@ -36,7 +36,7 @@ let counter = 0;
 async function convertTo(source: Image, options: { compressor?: ChunkCompressor; chunkSize?: number; singleBlob?: boolean } = {}): Promise<{ dir: string; out: NydusLayout; stats: Awaited<ReturnType<typeof convert>>["stats"] }> {
   const resolved = resolveOptions(options, ["none", "lz4_block", "zstd"], "zstd");
   const dir = join(work, `out-${counter++}`);
-  const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createSha256(ports) });
+  const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createStreamingSha256(ports) });
   const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
   const result = await convert(source, dest, "nydus", { digester, sha256, codec }, resolved);
   return { dir, out: await readNydusLayout(dir, "nydus"), stats: result.stats };

@@ -1,0 +1,77 @@
+// End-to-end conversion of corpus images (../shared/corpus): strata convert (OCI layout →
+// Nydus RAFS v6, zstd chunks) against mkfs.erofs -zlz4hc building an EROFS image of the same
+// flattened tree from a directory. MB/s are of the image's uncompressed layer tars; strata's
+// peak RSS is sampled during its runs. Skipped when the corpus is absent.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { convert } from "../src/convert/convert.js";
+import { resolveOptions } from "../src/convert/options.js";
+import { chunkCodecFor, hasherFor } from "../src/kernels/index.js";
+import { createSha256, createStreamingSha256 } from "../src/kernels/sha256.js";
+import { ociKernels } from "../src/oci/kernels.js";
+import { LayoutWriter } from "../src/oci/layout-writer.js";
+import { openOciLayout } from "../src/oci/layout.js";
+import { nodePorts } from "../runtimes/node/index.js";
+import type { BenchCase } from "./harness.js";
+
+const CORPUS = process.env.STRATA_CORPUS ?? "/tmp/corpus";
+const ports = nodePorts();
+
+async function uncompressedBytes(dir: string): Promise<number> {
+  const image = await openOciLayout(ports.files!, dir, { kernels: ociKernels(ports) });
+  let total = 0;
+  for (const layer of await image.layers()) {
+    const reader = layer.uncompressed().getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) total += r.value.length;
+  }
+  return total;
+}
+
+export default async function convertBench(): Promise<BenchCase[]> {
+  const cases: BenchCase[] = [];
+  const out = mkdtempSync(join(tmpdir(), "strata-bench-convert-"));
+  process.on("exit", () => rmSync(out, { recursive: true, force: true }));
+  const options = resolveOptions({}, ["none", "lz4_block", "zstd"], "zstd");
+  for (const name of ["base", "app-v1"]) {
+    const dir = join(CORPUS, "images", name);
+    const flat = join(CORPUS, "work", `flat-${name}`, "rootfs");
+    if (!existsSync(dir)) continue;
+    const bytes = await uncompressedBytes(dir);
+    const bench = `convert ${name}`;
+    let peak = 0;
+    let outputBytes = 0;
+    let run = 0;
+    cases.push({
+      bench,
+      impl: "strata",
+      bytes,
+      async run() {
+        const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
+        try {
+          const source = await openOciLayout(ports.files!, dir, { kernels: ociKernels(ports) });
+          const dest = await LayoutWriter.open(join(out, `${name}-${run++}`), ports.output!, ports.files!, { sha256: () => createStreamingSha256(ports) });
+          const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
+          const result = await convert(source, dest, "bench", { digester, sha256, codec }, options);
+          outputBytes = result.stats.outputBytes;
+        } finally {
+          clearInterval(sampler);
+          rmSync(join(out, `${name}-${run - 1}`), { recursive: true, force: true });
+        }
+      },
+      extra: () => ({ peak_rss_mib: Math.round(peak / 1048576), output_mib: +(outputBytes / 1048576).toFixed(1) }),
+    });
+    if (existsSync(flat)) {
+      cases.push({
+        bench,
+        impl: "mkfs.erofs -zlz4hc",
+        bytes,
+        run() {
+          execFileSync("mkfs.erofs", ["-zlz4hc", "--quiet", join(out, `${name}.erofs`), flat], { stdio: "pipe" });
+        },
+      });
+    }
+  }
+  return cases;
+}
