@@ -11,10 +11,10 @@ import { type ErrorCode, isStrataError, StrataError } from "../errors.js";
 import type { Hasher } from "../kernels/kernel.js";
 import { type BlobRange, chunks, fileRange, memoryRange } from "../oci/blob.js";
 import { decompressor, type OciKernels, sniffCompression } from "../oci/decompress.js";
-import type { BlobStore } from "../oci/image.js";
-import { directoryStore, openOciLayout, type LayoutOptions } from "../oci/layout.js";
-import type { Descriptor, Image, ImageManifest } from "../oci/types.js";
-import { hex } from "../oci/verify.js";
+import { type BlobStore, MAX_JSON_BLOB, parseJson, REF_NAME } from "../oci/image.js";
+import { directoryStore, openOciLayout, readLayoutIndex, type LayoutOptions } from "../oci/layout.js";
+import { MEDIA_TYPES, type Descriptor, type Image, type ImageManifest } from "../oci/types.js";
+import { hex, verifyBytes } from "../oci/verify.js";
 import { openImage } from "../oci/open.js";
 import { parseReference } from "../oci/reference.js";
 import type { FilesPort, Ports } from "../ports.js";
@@ -162,10 +162,39 @@ export async function openNydusImage(image: Image, options: OpenNydusOptions): P
   return nydusImage(name, bootstrap, blobs, { oci: { image, manifest, diffIds, bootstrapLayer, layerSizes }, blobLayers, problems });
 }
 
-/** A Nydus image in an OCI layout directory, with random access to its blob files. */
+/**
+ * A Nydus image in an OCI layout directory, with random access to its blob files. When the tag
+ * names an index holding both the OCI and the Nydus manifest (nydusify --merge-platform), the
+ * Nydus one is opened.
+ */
 export async function openNydusLayout(files: FilesPort, dir: string, options: LayoutOptions): Promise<NydusImage> {
-  const image = await openOciLayout(files, dir, options);
-  return openNydusImage(image, { kernels: options.kernels, store: directoryStore(files, dir), name: `oci:${dir}` });
+  const store = directoryStore(files, dir);
+  const nydusDigest = options.digest ? undefined : await mergedNydusManifest(files, dir, store, options);
+  const image = await openOciLayout(files, dir, nydusDigest ? { ...options, digest: nydusDigest } : options);
+  return openNydusImage(image, { kernels: options.kernels, store, name: `oci:${dir}` });
+}
+
+const OS_FEATURE_NYDUS = "nydus.remoteimage.v1";
+
+/** The Nydus manifest's digest in the merged index the selection names, if it names one. */
+async function mergedNydusManifest(files: FilesPort, dir: string, store: BlobStore, options: LayoutOptions): Promise<string | undefined> {
+  const top = await readLayoutIndex(files, dir);
+  const named = options.tag === undefined ? (top.manifests.length === 1 ? top.manifests : []) : top.manifests.filter((d) => d.annotations?.[REF_NAME] === options.tag);
+  const [os, arch] = (options.platform ?? "").split("/");
+  for (const d of named) {
+    if (d.mediaType !== MEDIA_TYPES.ociIndex) continue;
+    const range = await store.blob(d.digest);
+    if (range.size > MAX_JSON_BLOB) continue;
+    const bytes = await verifyBytes(options.kernels, await range.read(0, range.size), { digest: d.digest, size: d.size, what: `index ${d.digest}` });
+    const index = parseJson(bytes, `index ${d.digest} in oci:${dir}`) as { manifests?: { digest?: unknown; platform?: Record<string, unknown> }[] };
+    const nydus = (Array.isArray(index.manifests) ? index.manifests : []).find((m) => {
+      const features = m.platform?.["os.features"];
+      if (!Array.isArray(features) || !features.includes(OS_FEATURE_NYDUS) || typeof m.digest !== "string") return false;
+      return !os || (m.platform?.os === os && m.platform?.architecture === arch);
+    });
+    if (nydus) return nydus.digest as string;
+  }
+  return undefined;
 }
 
 export interface OpenNydusSourceOptions {

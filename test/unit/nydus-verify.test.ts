@@ -310,17 +310,37 @@ describe("a converted image (strata convert of a generated OCI image)", async ()
   });
 });
 
-/** Converts a generated image (small chunks, so files span several) and reads the layout back into memory. */
-async function convertedTarget(): Promise<Target> {
+it("a --merge-platform layout: the tag names an index, and the Nydus manifest in it is verified", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "strata-nydus-merged-"));
+  try {
+    await convertInto(dir, { mergePlatform: true });
+    const image = await openNydus({ ...ports, files }, `oci:${dir}:latest`, { kernels: oci });
+    expect(image.oci!.manifest.layers.at(-1)!.annotations?.["containerd.io/snapshot/nydus-bootstrap"]).toBe("true");
+    const report = await verifyNydusImage(image, kernels);
+    expect(report.failures).toEqual([]);
+    expect(report.counts.chunksOk).toBeGreaterThan(10);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Converts a generated image (small chunks, so files span several) into the layout `dir`, tag "latest". */
+async function convertInto(dir: string, options: { mergePlatform?: boolean } = {}): Promise<void> {
   const ociKernels = (await testKernels()).kernels;
   const source = await randomLayout(ociKernels, { seed: 42, layers: 3, entries: 30 });
+  const image = await openOciLayout(memoryFilesPort("/src", source.files), "/src", { kernels: ociKernels });
+  const resolved = resolveOptions({ chunkSize: 4096, compressor: "zstd", ...options }, ["none", "lz4_block", "zstd"], "zstd");
+  const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createSha256(ports) });
+  const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
+  await convert(image, dest, "latest", { digester, sha256, codec }, resolved);
+}
+
+/** A converted image read back into memory. */
+async function convertedTarget(): Promise<Target> {
+  const ociKernels = (await testKernels()).kernels;
   const dir = mkdtempSync(join(tmpdir(), "strata-nydus-verify-"));
   try {
-    const image = await openOciLayout(memoryFilesPort("/src", source.files), "/src", { kernels: ociKernels });
-    const resolved = resolveOptions({ chunkSize: 4096, compressor: "zstd" }, ["none", "lz4_block", "zstd"], "zstd");
-    const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createSha256(ports) });
-    const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
-    await convert(image, dest, "latest", { digester, sha256, codec }, resolved);
+    await convertInto(dir);
     const out = new Map<string, Uint8Array>();
     const read = (rel: string) => out.set(rel, new Uint8Array(readFileSync(join(dir, rel))));
     read("oci-layout");
