@@ -9,6 +9,17 @@ const output = reserve(32 * MAX_BATCH);
 const sizes = reserve(4 * MAX_BATCH);
 const pending = reserve(64); // a partial block carried between updates
 const saved = reserve(64 + 48); // the stream's state while a batch runs
+const schedule = reserve(64 * 4); // W[i] + K[i] for the block being compressed
+const K = memory.data<u32>([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+  0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+  0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+  0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+  0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+  0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+]);
 
 let h0: u32, h1: u32, h2: u32, h3: u32, h4: u32, h5: u32, h6: u32, h7: u32;
 let pendingLen: u32 = 0;
@@ -28,141 +39,124 @@ export function reset(): void {
 }
 
 // @ts-ignore: decorator
-@inline function s0(x: u32): u32 { return rotr(x, 7) ^ rotr(x, 18) ^ (x >>> 3); }
+@inline function S0(x: u32): u32 { return rotr(x, 2) ^ rotr(x, 13) ^ rotr(x, 22); }
 // @ts-ignore: decorator
-@inline function s1(x: u32): u32 { return rotr(x, 17) ^ rotr(x, 19) ^ (x >>> 10); }
+@inline function S1(x: u32): u32 { return rotr(x, 6) ^ rotr(x, 11) ^ rotr(x, 25); }
+
 // @ts-ignore: decorator
-@inline function S0(x: u32): u32 { return rotr(x ^ rotr(x ^ rotr(x, 9), 11), 2); }
+@inline function rotrLanes(x: v128, n: i32): v128 { return v128.or(i32x4.shr_u(x, n), i32x4.shl(x, 32 - n)); }
 // @ts-ignore: decorator
-@inline function S1(x: u32): u32 { return rotr(x ^ rotr(x ^ rotr(x, 14), 5), 6); }
+@inline function s0Lanes(x: v128): v128 { return v128.xor(v128.xor(rotrLanes(x, 7), rotrLanes(x, 18)), i32x4.shr_u(x, 3)); }
+// @ts-ignore: decorator
+@inline function s1Lanes(x: v128): v128 { return v128.xor(v128.xor(rotrLanes(x, 17), rotrLanes(x, 19)), i32x4.shr_u(x, 10)); }
+// @ts-ignore: decorator
+@inline function bigEndianWords(x: v128): v128 { return i8x16.shuffle(x, x, 3, 2, 1, 0, 7, 6, 5, 4, 11, 10, 9, 8, 15, 14, 13, 12); }
+
+/** W[i..i+3] from the previous sixteen words W[i-16..i-1] held in x0..x3. */
+// @ts-ignore: decorator
+@inline function nextWords(x0: v128, x1: v128, x2: v128, x3: v128): v128 {
+  const w15 = i8x16.shuffle(x0, x1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19); // W[i-15..i-12]
+  const w7 = i8x16.shuffle(x2, x3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19); // W[i-7..i-4]
+  let w = i32x4.add(i32x4.add(x0, s0Lanes(w15)), w7);
+  // s1 needs W[i-2..i+1]: the first two lanes come from x3, the last two from lanes just computed.
+  const zero = i32x4.splat(0);
+  w = i32x4.add(w, s1Lanes(i8x16.shuffle(x3, zero, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23)));
+  return i32x4.add(w, s1Lanes(i8x16.shuffle(zero, w, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23)));
+}
 
 /**
  * Compresses `blocks` 64-byte blocks at `p` into the state. Fully unrolled: the working variables
- * rotate by renaming instead of moving, the round constants are immediates and the message
- * schedule is a rolling window of 16 locals. Maj(a, b, c) = b ^ ((a ^ b) & (b ^ c)) reuses the
- * previous round's a ^ b as this round's b ^ c.
+ * rotate by renaming instead of moving, and Maj(a, b, c) = b ^ ((a ^ b) & (b ^ c)) reuses the
+ * previous round's a ^ b as this round's b ^ c. The message schedule is computed four words at a
+ * time in v128 lanes, round constants added, into a small static buffer the rounds read (which
+ * leaves the rounds few enough live values to stay in registers).
  */
 function compress(p: usize, blocks: usize): void {
   let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7;
   let t: u32, ab: u32, bc: u32;
   for (const end = p + (blocks << 6); p < end; p += 64) {
-    let w0 = bswap<u32>(load<u32>(p, 0)); let w1 = bswap<u32>(load<u32>(p, 4)); let w2 = bswap<u32>(load<u32>(p, 8)); let w3 = bswap<u32>(load<u32>(p, 12));
-    let w4 = bswap<u32>(load<u32>(p, 16)); let w5 = bswap<u32>(load<u32>(p, 20)); let w6 = bswap<u32>(load<u32>(p, 24)); let w7 = bswap<u32>(load<u32>(p, 28));
-    let w8 = bswap<u32>(load<u32>(p, 32)); let w9 = bswap<u32>(load<u32>(p, 36)); let w10 = bswap<u32>(load<u32>(p, 40)); let w11 = bswap<u32>(load<u32>(p, 44));
-    let w12 = bswap<u32>(load<u32>(p, 48)); let w13 = bswap<u32>(load<u32>(p, 52)); let w14 = bswap<u32>(load<u32>(p, 56)); let w15 = bswap<u32>(load<u32>(p, 60));
+    // The message schedule, four words at a time, plus the round constants.
+    let x0 = bigEndianWords(v128.load(p, 0)); v128.store(schedule, i32x4.add(x0, v128.load(K, 0)), 0);
+    let x1 = bigEndianWords(v128.load(p, 16)); v128.store(schedule, i32x4.add(x1, v128.load(K, 16)), 16);
+    let x2 = bigEndianWords(v128.load(p, 32)); v128.store(schedule, i32x4.add(x2, v128.load(K, 32)), 32);
+    let x3 = bigEndianWords(v128.load(p, 48)); v128.store(schedule, i32x4.add(x3, v128.load(K, 48)), 48);
+    x0 = nextWords(x0, x1, x2, x3); v128.store(schedule, i32x4.add(x0, v128.load(K, 64)), 64);
+    x1 = nextWords(x1, x2, x3, x0); v128.store(schedule, i32x4.add(x1, v128.load(K, 80)), 80);
+    x2 = nextWords(x2, x3, x0, x1); v128.store(schedule, i32x4.add(x2, v128.load(K, 96)), 96);
+    x3 = nextWords(x3, x0, x1, x2); v128.store(schedule, i32x4.add(x3, v128.load(K, 112)), 112);
+    x0 = nextWords(x0, x1, x2, x3); v128.store(schedule, i32x4.add(x0, v128.load(K, 128)), 128);
+    x1 = nextWords(x1, x2, x3, x0); v128.store(schedule, i32x4.add(x1, v128.load(K, 144)), 144);
+    x2 = nextWords(x2, x3, x0, x1); v128.store(schedule, i32x4.add(x2, v128.load(K, 160)), 160);
+    x3 = nextWords(x3, x0, x1, x2); v128.store(schedule, i32x4.add(x3, v128.load(K, 176)), 176);
+    x0 = nextWords(x0, x1, x2, x3); v128.store(schedule, i32x4.add(x0, v128.load(K, 192)), 192);
+    x1 = nextWords(x1, x2, x3, x0); v128.store(schedule, i32x4.add(x1, v128.load(K, 208)), 208);
+    x2 = nextWords(x2, x3, x0, x1); v128.store(schedule, i32x4.add(x2, v128.load(K, 224)), 224);
+    x3 = nextWords(x3, x0, x1, x2); v128.store(schedule, i32x4.add(x3, v128.load(K, 240)), 240);
     bc = b ^ c;
-    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0x428a2f98 + w0; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
-    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0x71374491 + w1; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
-    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0xb5c0fbcf + w2; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
-    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0xe9b5dba5 + w3; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
-    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0x3956c25b + w4; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
-    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0x59f111f1 + w5; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
-    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0x923f82a4 + w6; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
-    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0xab1c5ed5 + w7; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
-    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0xd807aa98 + w8; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
-    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0x12835b01 + w9; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
-    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0x243185be + w10; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
-    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0x550c7dc3 + w11; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
-    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0x72be5d74 + w12; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
-    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0x80deb1fe + w13; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
-    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0x9bdc06a7 + w14; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
-    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0xc19bf174 + w15; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
-    w0 += s1(w14) + w9 + s0(w1);
-    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0xe49b69c1 + w0; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
-    w1 += s1(w15) + w10 + s0(w2);
-    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0xefbe4786 + w1; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
-    w2 += s1(w0) + w11 + s0(w3);
-    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0x0fc19dc6 + w2; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
-    w3 += s1(w1) + w12 + s0(w4);
-    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0x240ca1cc + w3; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
-    w4 += s1(w2) + w13 + s0(w5);
-    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0x2de92c6f + w4; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
-    w5 += s1(w3) + w14 + s0(w6);
-    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0x4a7484aa + w5; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
-    w6 += s1(w4) + w15 + s0(w7);
-    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0x5cb0a9dc + w6; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
-    w7 += s1(w5) + w0 + s0(w8);
-    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0x76f988da + w7; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
-    w8 += s1(w6) + w1 + s0(w9);
-    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0x983e5152 + w8; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
-    w9 += s1(w7) + w2 + s0(w10);
-    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0xa831c66d + w9; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
-    w10 += s1(w8) + w3 + s0(w11);
-    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0xb00327c8 + w10; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
-    w11 += s1(w9) + w4 + s0(w12);
-    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0xbf597fc7 + w11; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
-    w12 += s1(w10) + w5 + s0(w13);
-    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0xc6e00bf3 + w12; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
-    w13 += s1(w11) + w6 + s0(w14);
-    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0xd5a79147 + w13; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
-    w14 += s1(w12) + w7 + s0(w15);
-    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0x06ca6351 + w14; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
-    w15 += s1(w13) + w8 + s0(w0);
-    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0x14292967 + w15; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
-    w0 += s1(w14) + w9 + s0(w1);
-    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0x27b70a85 + w0; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
-    w1 += s1(w15) + w10 + s0(w2);
-    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0x2e1b2138 + w1; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
-    w2 += s1(w0) + w11 + s0(w3);
-    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0x4d2c6dfc + w2; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
-    w3 += s1(w1) + w12 + s0(w4);
-    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0x53380d13 + w3; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
-    w4 += s1(w2) + w13 + s0(w5);
-    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0x650a7354 + w4; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
-    w5 += s1(w3) + w14 + s0(w6);
-    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0x766a0abb + w5; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
-    w6 += s1(w4) + w15 + s0(w7);
-    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0x81c2c92e + w6; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
-    w7 += s1(w5) + w0 + s0(w8);
-    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0x92722c85 + w7; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
-    w8 += s1(w6) + w1 + s0(w9);
-    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0xa2bfe8a1 + w8; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
-    w9 += s1(w7) + w2 + s0(w10);
-    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0xa81a664b + w9; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
-    w10 += s1(w8) + w3 + s0(w11);
-    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0xc24b8b70 + w10; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
-    w11 += s1(w9) + w4 + s0(w12);
-    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0xc76c51a3 + w11; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
-    w12 += s1(w10) + w5 + s0(w13);
-    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0xd192e819 + w12; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
-    w13 += s1(w11) + w6 + s0(w14);
-    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0xd6990624 + w13; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
-    w14 += s1(w12) + w7 + s0(w15);
-    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0xf40e3585 + w14; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
-    w15 += s1(w13) + w8 + s0(w0);
-    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0x106aa070 + w15; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
-    w0 += s1(w14) + w9 + s0(w1);
-    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0x19a4c116 + w0; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
-    w1 += s1(w15) + w10 + s0(w2);
-    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0x1e376c08 + w1; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
-    w2 += s1(w0) + w11 + s0(w3);
-    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0x2748774c + w2; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
-    w3 += s1(w1) + w12 + s0(w4);
-    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0x34b0bcb5 + w3; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
-    w4 += s1(w2) + w13 + s0(w5);
-    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0x391c0cb3 + w4; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
-    w5 += s1(w3) + w14 + s0(w6);
-    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0x4ed8aa4a + w5; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
-    w6 += s1(w4) + w15 + s0(w7);
-    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0x5b9cca4f + w6; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
-    w7 += s1(w5) + w0 + s0(w8);
-    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0x682e6ff3 + w7; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
-    w8 += s1(w6) + w1 + s0(w9);
-    t = h + S1(e) + (g ^ (e & (f ^ g))) + 0x748f82ee + w8; d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
-    w9 += s1(w7) + w2 + s0(w10);
-    t = g + S1(d) + (f ^ (d & (e ^ f))) + 0x78a5636f + w9; c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
-    w10 += s1(w8) + w3 + s0(w11);
-    t = f + S1(c) + (e ^ (c & (d ^ e))) + 0x84c87814 + w10; b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
-    w11 += s1(w9) + w4 + s0(w12);
-    t = e + S1(b) + (d ^ (b & (c ^ d))) + 0x8cc70208 + w11; a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
-    w12 += s1(w10) + w5 + s0(w13);
-    t = d + S1(a) + (c ^ (a & (b ^ c))) + 0x90befffa + w12; h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
-    w13 += s1(w11) + w6 + s0(w14);
-    t = c + S1(h) + (b ^ (h & (a ^ b))) + 0xa4506ceb + w13; g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
-    w14 += s1(w12) + w7 + s0(w15);
-    t = b + S1(g) + (a ^ (g & (h ^ a))) + 0xbef9a3f7 + w14; f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
-    w15 += s1(w13) + w8 + s0(w0);
-    t = a + S1(f) + (h ^ (f & (g ^ h))) + 0xc67178f2 + w15; e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 0); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 4); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 8); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 12); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 16); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 20); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 24); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 28); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 32); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 36); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 40); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 44); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 48); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 52); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 56); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 60); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 64); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 68); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 72); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 76); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 80); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 84); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 88); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 92); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 96); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 100); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 104); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 108); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 112); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 116); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 120); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 124); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 128); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 132); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 136); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 140); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 144); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 148); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 152); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 156); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 160); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 164); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 168); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 172); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 176); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 180); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 184); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 188); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 192); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 196); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 200); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 204); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 208); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 212); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 216); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 220); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 224); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
+    t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 228); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
+    t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 232); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
+    t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 236); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 240); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
+    t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 244); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
+    t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 248); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
+    t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 252); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
     a = h0 += a; b = h1 += b; c = h2 += c; d = h3 += d; e = h4 += e; f = h5 += f; g = h6 += g; h = h7 += h;
   }
 }
