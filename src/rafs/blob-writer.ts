@@ -16,6 +16,8 @@ import {
   BlobSection,
   ChunkFlags,
   CHUNK_INFO_V1_SIZE,
+  CHUNK_SIZE_MAX,
+  CHUNK_SIZE_MIN,
   EROFS_BLOCK_SIZE,
   MAX_CHUNKS_PER_BLOB,
   TAR_HEADER_SIZE,
@@ -64,6 +66,11 @@ export class BlobWriter {
   private finished = false;
 
   constructor(private readonly options: BlobWriterOptions) {
+    const { chunkSize, blobIndex } = options;
+    if (!Number.isInteger(Math.log2(chunkSize)) || chunkSize < CHUNK_SIZE_MIN || chunkSize > CHUNK_SIZE_MAX) {
+      throw new StrataError("INVALID_ARGUMENT", `blob writer: chunk size ${chunkSize} is not a power of two from 4 KiB to 16 MiB`);
+    }
+    if (!Number.isInteger(blobIndex) || blobIndex < 0 || blobIndex >= 0xff) throw new StrataError("INVALID_ARGUMENT", `blob writer: blob index ${blobIndex} is not 0..254`);
     // Streams the chunk data for the image.blob section digest (and the whole blob for its id).
     options.sha256.init();
     options.idHasher?.init();

@@ -454,6 +454,8 @@ function writeBlobEntry(out: Uint8Array, view: DataView, at: number, blob: BlobI
 }
 
 function checkBlob(blob: BlobInfo, i: number): void {
+  // A chunk index names its device (blob index + 1) in one byte.
+  if (i >= 0xff) throw new StrataError("UNSUPPORTED", `blob ${blob.blobId}: RAFS v6 addresses at most 255 blobs`, { blob: i });
   if (!/^[0-9a-f]{64}$/.test(blob.blobId)) throw new StrataError("INVALID_ARGUMENT", `blob ${i} id ${JSON.stringify(blob.blobId)} is not 64 hex digits`, { blob: i });
   if (blob.blobIndex !== i) throw new StrataError("INVALID_ARGUMENT", `blob ${blob.blobId} has index ${blob.blobIndex} but is entry ${i} of the blob table`, { blob: i });
   // nydusd rejects a device of 0 blocks.

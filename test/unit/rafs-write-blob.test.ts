@@ -158,6 +158,12 @@ describe("misuse is a typed error", () => {
     expect(await code(w.addChunk(chunk))).toBe("KERNEL_STATE");
   });
 
+  test("a chunk size that is no power of two from 4 KiB to 16 MiB, a blob index a chunk index cannot name", async () => {
+    for (const chunkSize of [0, 2048, 5000, 1 << 25]) expect(await code(writer({ chunkSize }))).toBe("INVALID_ARGUMENT");
+    for (const blobIndex of [-1, 255, 1.5]) expect(await code(writer({ blobIndex }))).toBe("INVALID_ARGUMENT");
+    expect(await code(writer({ chunkSize: 1 << 24, blobIndex: 254 }))).toBe("ok");
+  });
+
   test("chunks that do not fit the chunk size or their compressed flag, or a short digest", async () => {
     const { w } = await writer({ chunkSize: 4096 });
     expect(await code(w.addChunk({ ...chunk, uncompressedSize: 4097, data: new Uint8Array(4097) }))).toBe("INVALID_ARGUMENT");

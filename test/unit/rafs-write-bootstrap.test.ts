@@ -348,6 +348,9 @@ describe("bad trees are typed errors", () => {
     expect(code(withFile(node(S_IFLNK | 0o777, { target: "" })))).toBe("INVALID_ARGUMENT");
     expect(code({ ...base(), root: node(S_IFDIR | 0o755, { entries: new Map([["x".repeat(256), node(S_IFREG | 0o644)]]) }) })).toBe("INVALID_ARGUMENT");
     expect(code({ ...base(), prefetch: ["/missing"] })).toBe("NOT_FOUND");
+    const many = Array.from({ length: 256 }, (_, i) => ({ ...blob, blobIndex: i }));
+    expect(code({ ...base(), blobs: many.slice(0, 255) })).toBe("ok");
+    expect(code({ ...base(), blobs: many })).toBe("UNSUPPORTED");
     const dir = node(S_IFDIR | 0o755, { entries: new Map() });
     expect(code({ ...base(), root: node(S_IFDIR | 0o755, { entries: new Map([["a", dir], ["b", dir]]) }) })).toBe("INVALID_ARGUMENT");
   });
