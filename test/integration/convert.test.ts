@@ -1,6 +1,6 @@
 // `convert` end to end: generated OCI layouts (and the corpus when present) become Nydus images
 // whose tree, read back by strata and extracted by fsck.erofs, equals the source's flattened tree.
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,7 +33,7 @@ const rafs = await rafsKernels(ports);
 const CORPUS = process.env.STRATA_CORPUS ?? "/tmp/corpus";
 
 let counter = 0;
-async function convertTo(source: Image, options: { compressor?: ChunkCompressor; chunkSize?: number; singleBlob?: boolean } = {}): Promise<{ dir: string; out: NydusLayout; stats: Awaited<ReturnType<typeof convert>>["stats"] }> {
+async function convertTo(source: Image, options: { compressor?: ChunkCompressor; chunkSize?: number; singleBlob?: boolean; mergePlatform?: boolean; withReferrer?: boolean; prefetchPatterns?: string[] } = {}): Promise<{ dir: string; out: NydusLayout; stats: Awaited<ReturnType<typeof convert>>["stats"] }> {
   const resolved = resolveOptions(options, ["none", "lz4_block", "zstd"], "zstd");
   const dir = join(work, `out-${counter++}`);
   const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createStreamingSha256(ports) });
@@ -115,6 +115,49 @@ describe("generated images", () => {
     const { out } = await convertTo(source, { singleBlob: true });
     expect(out.image.blobs).toHaveLength(1);
     expect(strip(await convertedListing(out))).toEqual(strip(await inspectImage(source, oci)));
+  });
+});
+
+describe("manifest options", () => {
+  const prepared = (async () => {
+    const layout = await randomLayout(oci, { seed: 11, layers: 2, entries: 30 });
+    const dir = join(work, "src-options");
+    writeLayout(dir, layout);
+    return dir;
+  })();
+
+  test("--with-referrer sets the subject to the original manifest", async () => {
+    const source = await openOciLayout(files, await prepared, { kernels: oci });
+    const { out } = await convertTo(source, { withReferrer: true });
+    const subject = (out.manifest as { subject?: { digest: string; size: number } }).subject;
+    expect(subject?.digest).toBe(await source.digest());
+    expect(subject?.size).toBe((await source.rawManifest()).length);
+  });
+
+  test("--merge-platform writes an index of the original and the Nydus manifest, with the original's blobs", async () => {
+    const source = await openOciLayout(files, await prepared, { kernels: oci });
+    const resolved = resolveOptions({ mergePlatform: true }, ["none", "lz4_block", "zstd"], "zstd");
+    const dir = join(work, "merged");
+    const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createStreamingSha256(ports) });
+    const [digester, sha256, codec] = await Promise.all([hasherFor(ports, "blake3"), createSha256(ports), chunkCodecFor(ports, "zstd")]);
+    const result = await convert(source, dest, "merged", { digester, sha256, codec }, resolved);
+    const index = JSON.parse(readFileSync(join(dir, "blobs/sha256", result.index!.digest.slice(7)), "utf8"));
+    expect(index.manifests).toHaveLength(2);
+    expect(index.manifests[0].digest).toBe(await source.digest());
+    expect(index.manifests[1]).toMatchObject({ digest: result.manifest.digest, platform: { "os.features": ["nydus.remoteimage.v1"] } });
+    // Both images open from the merged layout: the original by digest, with verified layers.
+    const original = await openOciLayout(files, dir, { kernels: oci, digest: await source.digest() });
+    expect(strip(await inspectImage(original, oci))).toEqual(strip(await inspectImage(source, oci)));
+  });
+
+  test("--prefetch-patterns lists the matching files in the bootstrap's prefetch table", async () => {
+    const source = await openOciLayout(files, await prepared, { kernels: oci });
+    const rows = (await inspectImage(source, oci)).filter((r) => r.type === "file");
+    const dir = rows[0]!.path.split("/").slice(0, 2).join("/");
+    const { out } = await convertTo(source, { prefetchPatterns: [dir, "# a comment", "/no/such/path"] });
+    const wanted = rows.filter((r) => r.path === dir || r.path.startsWith(`${dir}/`)).map((r) => r.path);
+    expect(wanted.length).toBeGreaterThan(0);
+    expect(new Set(out.image.prefetch)).toEqual(new Set(wanted));
   });
 });
 
