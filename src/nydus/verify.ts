@@ -221,7 +221,8 @@ async function checkBlob(info: BlobInfo, range: BlobRange, kernels: RafsKernels,
   const where = { part: "blob" as const, blobId, ...(layer === undefined ? {} : { layer }) };
   const actual = await sha256Of(range, sha256);
   if (actual !== blobId) fail({ ...where, check: "blob-id", message: `blob ${blobId} has sha256 ${actual}` });
-  if (info.compressedSize !== range.size) {
+  // 0 means unrecorded (RAFS v5 without the extended blob table).
+  if (info.compressedSize !== 0 && info.compressedSize !== range.size) {
     fail({ ...where, check: "blob-size", message: `blob ${blobId} is ${range.size} bytes, the bootstrap says ${info.compressedSize}` });
   }
 
