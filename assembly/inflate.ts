@@ -60,7 +60,8 @@ const E_TRUNCATED: i32 = 24;
 //   bits 0-3   code length in bits (for subtable entries: the whole code, root bits included)
 //   bit 4      literal          bit 5  subtable pointer
 //   bit 6      end of block     bit 7  invalid code
-//   bits 8-15  extra bits that follow (length/distance), or a subtable's index bits
+//   bits 8-15  code length plus the extra bits that follow (length/distance), or a subtable's
+//              index bits
 //   bits 16-31 literal byte, length or distance base, or subtable start index
 
 const LIT: u32 = 0x10;
@@ -109,10 +110,10 @@ function symbolEntry(kind: i32, sym: u32, len: u32): u32 {
     if (sym == 256) return EOB | len;
     if (sym > 285) return INVALID | len;
     const i = sym - 257;
-    return (<u32>unchecked(LEN_BASE[i]) << 16) | (<u32>unchecked(LEN_EXTRA[i]) << 8) | len;
+    return (<u32>unchecked(LEN_BASE[i]) << 16) | ((len + <u32>unchecked(LEN_EXTRA[i])) << 8) | len;
   }
   if (sym > 29) return INVALID | len;
-  return (<u32>unchecked(DIST_BASE[sym]) << 16) | (<u32>unchecked(DIST_EXTRA[sym]) << 8) | len;
+  return (<u32>unchecked(DIST_BASE[sym]) << 16) | ((len + <u32>unchecked(DIST_EXTRA[sym])) << 8) | len;
 }
 
 @inline function reverseBits(code: u32, len: u32): u32 {
@@ -785,47 +786,51 @@ function decodeBlock(): i32 {
 /**
  * The hot loop: runs while at least FAST_IN input bytes and FAST_OUT output bytes are left, so
  * that one refill covers a whole length/distance pair (at most 48 bits) and no copy can overrun
- * the window. Refills read 8 bytes and count only whole bytes, so bits above the count are the
- * next input bytes; they are masked off on exit.
+ * the window. Refills read 8 bytes and count only whole bytes, so the bits above the count are
+ * the next input bytes: after a refill all 64 bits are real, and since a step consumes at most 48,
+ * the next symbol's entry (at most 15 bits) can be looked up before the next refill, overlapping
+ * the table load with the match copy. The uncounted bits are masked off on exit.
  */
 function decodeFast(): i32 {
-  let bb = bitbuf;
-  let bc = <u64>bitcnt;
   let ip = inPos;
   let op = outPos;
   const inLimit = inEnd - FAST_IN;
   const outLimit = OUT_END - FAST_OUT;
+  if (ip > inLimit || op > outLimit) return CONTINUE;
+  let bb = bitbuf;
+  let bc = <u64>bitcnt;
   const lit = litTable;
   const dist = distTable;
   const base = memberBase;
   const farthest = <usize>maxDist;
   let result = CONTINUE;
-  while (ip <= inLimit && op <= outLimit) {
-    bb |= load<u64>(ip) << bc;
-    ip += <usize>((63 - bc) >> 3);
-    bc |= 56;
-    let e = lookup(lit, LIT_BITS, bb);
+  bb |= load<u64>(ip) << bc;
+  ip += <usize>((63 - bc) >> 3);
+  bc |= 56;
+  let e = lookup(lit, LIT_BITS, bb);
+  while (true) {
     if (e & LIT) {
-      // Up to three literals fit in one refill (3 x 15 bits).
+      // Up to three literals per refill (3 x 15 bits).
       bb >>= <u64>(e & 15);
       bc -= <u64>(e & 15);
       store<u8>(op, <u8>(e >> 16));
       op++;
       e = lookup(lit, LIT_BITS, bb);
-      if (!(e & LIT)) continue;
-      bb >>= <u64>(e & 15);
-      bc -= <u64>(e & 15);
-      store<u8>(op, <u8>(e >> 16));
-      op++;
-      e = lookup(lit, LIT_BITS, bb);
-      if (!(e & LIT)) continue;
-      bb >>= <u64>(e & 15);
-      bc -= <u64>(e & 15);
-      store<u8>(op, <u8>(e >> 16));
-      op++;
-      continue;
-    }
-    if (e & (EOB | INVALID)) {
+      if (e & LIT) {
+        bb >>= <u64>(e & 15);
+        bc -= <u64>(e & 15);
+        store<u8>(op, <u8>(e >> 16));
+        op++;
+        e = lookup(lit, LIT_BITS, bb);
+        if (e & LIT) {
+          bb >>= <u64>(e & 15);
+          bc -= <u64>(e & 15);
+          store<u8>(op, <u8>(e >> 16));
+          op++;
+          e = lookup(lit, LIT_BITS, bb);
+        }
+      }
+    } else if (e & (EOB | INVALID)) {
       if (e & INVALID) {
         result = -E_LITLEN_CODE;
       } else {
@@ -834,30 +839,32 @@ function decodeFast(): i32 {
         result = BLOCK_END;
       }
       break;
+    } else {
+      let total = (e >> 8) & 0xff;
+      const len = <usize>((e >> 16) + ((<u32>bb & ((<u32>1 << total) - 1)) >> (e & 15)));
+      bb >>= <u64>total;
+      bc -= <u64>total;
+      const d = lookup(dist, DIST_BITS, bb);
+      if (d & INVALID) {
+        result = -E_DIST_CODE;
+        break;
+      }
+      total = (d >> 8) & 0xff;
+      const distance = <usize>((d >> 16) + ((<u32>bb & ((<u32>1 << total) - 1)) >> (d & 15)));
+      bb >>= <u64>total;
+      bc -= <u64>total;
+      if (distance > op - base || distance > farthest) {
+        result = -E_DIST_TOO_FAR;
+        break;
+      }
+      e = lookup(lit, LIT_BITS, bb);
+      copyMatch(op, distance, len);
+      op += len;
     }
-    bb >>= <u64>(e & 15);
-    bc -= <u64>(e & 15);
-    let extra = (e >> 8) & 0xff;
-    const len = <usize>((e >> 16) + (<u32>bb & ((<u32>1 << extra) - 1)));
-    bb >>= <u64>extra;
-    bc -= <u64>extra;
-    const d = lookup(dist, DIST_BITS, bb);
-    if (d & INVALID) {
-      result = -E_DIST_CODE;
-      break;
-    }
-    bb >>= <u64>(d & 15);
-    bc -= <u64>(d & 15);
-    extra = (d >> 8) & 0xff;
-    const distance = <usize>((d >> 16) + (<u32>bb & ((<u32>1 << extra) - 1)));
-    bb >>= <u64>extra;
-    bc -= <u64>extra;
-    if (distance > op - base || distance > farthest) {
-      result = -E_DIST_TOO_FAR;
-      break;
-    }
-    copyMatch(op, distance, len);
-    op += len;
+    if (ip > inLimit || op > outLimit) break;
+    bb |= load<u64>(ip) << bc;
+    ip += <usize>((63 - bc) >> 3);
+    bc |= 56;
   }
   bitbuf = bb & ((<u64>1 << bc) - 1);
   bitcnt = <u32>bc;
@@ -887,7 +894,7 @@ function decodeSlow(): i32 {
       return BLOCK_END;
     }
     if (e & INVALID) return -E_LITLEN_CODE;
-    const lenBits = n + ((e >> 8) & 0xff);
+    const lenBits = (e >> 8) & 0xff;
     if (lenBits > bitcnt) {
       if (!need(bitcnt + 8)) return NEED_INPUT;
       continue;
@@ -899,7 +906,7 @@ function decodeSlow(): i32 {
       continue;
     }
     if (d & INVALID) return -E_DIST_CODE;
-    const allBits = lenBits + dn + ((d >> 8) & 0xff);
+    const allBits = lenBits + ((d >> 8) & 0xff);
     if (allBits > bitcnt) {
       if (!need(bitcnt + 8)) return NEED_INPUT;
       continue;
