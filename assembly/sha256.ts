@@ -10,6 +10,8 @@ const sizes = reserve(4 * MAX_BATCH);
 const pending = reserve(64); // a partial block carried between updates
 const saved = reserve(64 + 48); // the stream's state while a batch runs
 const schedule = reserve(64 * 4); // W[i] + K[i] for the block being compressed
+const schedule4 = reserve(64 * 16); // W[i] of four messages, one per lane
+const lanes = reserve(8 * 16); // state word j of four messages in vector j
 const K = memory.data<u32>([
   0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
   0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -161,6 +163,184 @@ function compress(p: usize, blocks: usize): void {
   }
 }
 
+// @ts-ignore: decorator
+@inline function S0Lanes(x: v128): v128 { return v128.xor(v128.xor(rotrLanes(x, 2), rotrLanes(x, 13)), rotrLanes(x, 22)); }
+// @ts-ignore: decorator
+@inline function S1Lanes(x: v128): v128 { return v128.xor(v128.xor(rotrLanes(x, 6), rotrLanes(x, 11)), rotrLanes(x, 25)); }
+
+/** Stores word k of four messages' 16 bytes at q0..q3 as vector k at `out + offset`, big-endian. */
+// @ts-ignore: decorator
+@inline function transposeInto(out: usize, offset: usize, q0: usize, q1: usize, q2: usize, q3: usize): void {
+  const r0 = bigEndianWords(v128.load(q0)), r1 = bigEndianWords(v128.load(q1));
+  const r2 = bigEndianWords(v128.load(q2)), r3 = bigEndianWords(v128.load(q3));
+  const lo01 = i8x16.shuffle(r0, r1, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23); // r0[0] r1[0] r0[1] r1[1]
+  const hi01 = i8x16.shuffle(r0, r1, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31); // r0[2] r1[2] r0[3] r1[3]
+  const lo23 = i8x16.shuffle(r2, r3, 0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+  const hi23 = i8x16.shuffle(r2, r3, 8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+  v128.store(out + offset, i8x16.shuffle(lo01, lo23, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), 0);
+  v128.store(out + offset, i8x16.shuffle(lo01, lo23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31), 16);
+  v128.store(out + offset, i8x16.shuffle(hi01, hi23, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23), 32);
+  v128.store(out + offset, i8x16.shuffle(hi01, hi23, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31), 48);
+}
+
+/**
+ * Compresses `blocks` blocks of four messages at once, one per v128 lane (p0..p3), into the lane
+ * state: for a batch of pieces, four independent SHA-256s cost little more than one.
+ */
+function compress4(p0: usize, p1: usize, p2: usize, p3: usize, blocks: usize): void {
+  let a = v128.load(lanes, 0), b = v128.load(lanes, 16), c = v128.load(lanes, 32), d = v128.load(lanes, 48);
+  let e = v128.load(lanes, 64), f = v128.load(lanes, 80), g = v128.load(lanes, 96), h = v128.load(lanes, 112);
+  let t: v128, ab: v128, bc: v128;
+  for (let n: usize = 0; n < blocks; n++) {
+    const at = n << 6;
+    // Word j of every message in one vector: transpose 4×4 words per 16 bytes.
+    transposeInto(schedule4, 0, p0 + at + 0, p1 + at + 0, p2 + at + 0, p3 + at + 0);
+    transposeInto(schedule4, 64, p0 + at + 16, p1 + at + 16, p2 + at + 16, p3 + at + 16);
+    transposeInto(schedule4, 128, p0 + at + 32, p1 + at + 32, p2 + at + 32, p3 + at + 32);
+    transposeInto(schedule4, 192, p0 + at + 48, p1 + at + 48, p2 + at + 48, p3 + at + 48);
+    for (let q = schedule4; q < schedule4 + (48 << 4); q += 16) {
+      // W[i] = W[i-16] + s0(W[i-15]) + W[i-7] + s1(W[i-2]), with q at W[i-16]
+      const w = i32x4.add(i32x4.add(v128.load(q), s0Lanes(v128.load(q, 1 << 4))), i32x4.add(v128.load(q, 9 << 4), s1Lanes(v128.load(q, 14 << 4))));
+      v128.store(q, w, 16 << 4);
+    }
+    const a0 = a, b0 = b, c0 = c, d0 = d, e0 = e, f0 = f, g0 = g, h0 = h;
+    bc = v128.xor(b, c);
+    t = i32x4.add(i32x4.add(i32x4.add(h, i32x4.add(v128.load(schedule4, 0), i32x4.splat(0x428a2f98))), v128.bitselect(f, g, e)), S1Lanes(e));
+    d = i32x4.add(d, t); ab = v128.xor(a, b); h = i32x4.add(i32x4.add(t, v128.bitselect(a, b, bc)), S0Lanes(a)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(g, i32x4.add(v128.load(schedule4, 16), i32x4.splat(0x71374491))), v128.bitselect(e, f, d)), S1Lanes(d));
+    c = i32x4.add(c, t); ab = v128.xor(h, a); g = i32x4.add(i32x4.add(t, v128.bitselect(h, a, bc)), S0Lanes(h)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(f, i32x4.add(v128.load(schedule4, 32), i32x4.splat(0xb5c0fbcf))), v128.bitselect(d, e, c)), S1Lanes(c));
+    b = i32x4.add(b, t); ab = v128.xor(g, h); f = i32x4.add(i32x4.add(t, v128.bitselect(g, h, bc)), S0Lanes(g)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(e, i32x4.add(v128.load(schedule4, 48), i32x4.splat(0xe9b5dba5))), v128.bitselect(c, d, b)), S1Lanes(b));
+    a = i32x4.add(a, t); ab = v128.xor(f, g); e = i32x4.add(i32x4.add(t, v128.bitselect(f, g, bc)), S0Lanes(f)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(d, i32x4.add(v128.load(schedule4, 64), i32x4.splat(0x3956c25b))), v128.bitselect(b, c, a)), S1Lanes(a));
+    h = i32x4.add(h, t); ab = v128.xor(e, f); d = i32x4.add(i32x4.add(t, v128.bitselect(e, f, bc)), S0Lanes(e)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(c, i32x4.add(v128.load(schedule4, 80), i32x4.splat(0x59f111f1))), v128.bitselect(a, b, h)), S1Lanes(h));
+    g = i32x4.add(g, t); ab = v128.xor(d, e); c = i32x4.add(i32x4.add(t, v128.bitselect(d, e, bc)), S0Lanes(d)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(b, i32x4.add(v128.load(schedule4, 96), i32x4.splat(0x923f82a4))), v128.bitselect(h, a, g)), S1Lanes(g));
+    f = i32x4.add(f, t); ab = v128.xor(c, d); b = i32x4.add(i32x4.add(t, v128.bitselect(c, d, bc)), S0Lanes(c)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(a, i32x4.add(v128.load(schedule4, 112), i32x4.splat(0xab1c5ed5))), v128.bitselect(g, h, f)), S1Lanes(f));
+    e = i32x4.add(e, t); ab = v128.xor(b, c); a = i32x4.add(i32x4.add(t, v128.bitselect(b, c, bc)), S0Lanes(b)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(h, i32x4.add(v128.load(schedule4, 128), i32x4.splat(0xd807aa98))), v128.bitselect(f, g, e)), S1Lanes(e));
+    d = i32x4.add(d, t); ab = v128.xor(a, b); h = i32x4.add(i32x4.add(t, v128.bitselect(a, b, bc)), S0Lanes(a)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(g, i32x4.add(v128.load(schedule4, 144), i32x4.splat(0x12835b01))), v128.bitselect(e, f, d)), S1Lanes(d));
+    c = i32x4.add(c, t); ab = v128.xor(h, a); g = i32x4.add(i32x4.add(t, v128.bitselect(h, a, bc)), S0Lanes(h)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(f, i32x4.add(v128.load(schedule4, 160), i32x4.splat(0x243185be))), v128.bitselect(d, e, c)), S1Lanes(c));
+    b = i32x4.add(b, t); ab = v128.xor(g, h); f = i32x4.add(i32x4.add(t, v128.bitselect(g, h, bc)), S0Lanes(g)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(e, i32x4.add(v128.load(schedule4, 176), i32x4.splat(0x550c7dc3))), v128.bitselect(c, d, b)), S1Lanes(b));
+    a = i32x4.add(a, t); ab = v128.xor(f, g); e = i32x4.add(i32x4.add(t, v128.bitselect(f, g, bc)), S0Lanes(f)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(d, i32x4.add(v128.load(schedule4, 192), i32x4.splat(0x72be5d74))), v128.bitselect(b, c, a)), S1Lanes(a));
+    h = i32x4.add(h, t); ab = v128.xor(e, f); d = i32x4.add(i32x4.add(t, v128.bitselect(e, f, bc)), S0Lanes(e)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(c, i32x4.add(v128.load(schedule4, 208), i32x4.splat(0x80deb1fe))), v128.bitselect(a, b, h)), S1Lanes(h));
+    g = i32x4.add(g, t); ab = v128.xor(d, e); c = i32x4.add(i32x4.add(t, v128.bitselect(d, e, bc)), S0Lanes(d)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(b, i32x4.add(v128.load(schedule4, 224), i32x4.splat(0x9bdc06a7))), v128.bitselect(h, a, g)), S1Lanes(g));
+    f = i32x4.add(f, t); ab = v128.xor(c, d); b = i32x4.add(i32x4.add(t, v128.bitselect(c, d, bc)), S0Lanes(c)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(a, i32x4.add(v128.load(schedule4, 240), i32x4.splat(0xc19bf174))), v128.bitselect(g, h, f)), S1Lanes(f));
+    e = i32x4.add(e, t); ab = v128.xor(b, c); a = i32x4.add(i32x4.add(t, v128.bitselect(b, c, bc)), S0Lanes(b)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(h, i32x4.add(v128.load(schedule4, 256), i32x4.splat(0xe49b69c1))), v128.bitselect(f, g, e)), S1Lanes(e));
+    d = i32x4.add(d, t); ab = v128.xor(a, b); h = i32x4.add(i32x4.add(t, v128.bitselect(a, b, bc)), S0Lanes(a)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(g, i32x4.add(v128.load(schedule4, 272), i32x4.splat(0xefbe4786))), v128.bitselect(e, f, d)), S1Lanes(d));
+    c = i32x4.add(c, t); ab = v128.xor(h, a); g = i32x4.add(i32x4.add(t, v128.bitselect(h, a, bc)), S0Lanes(h)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(f, i32x4.add(v128.load(schedule4, 288), i32x4.splat(0x0fc19dc6))), v128.bitselect(d, e, c)), S1Lanes(c));
+    b = i32x4.add(b, t); ab = v128.xor(g, h); f = i32x4.add(i32x4.add(t, v128.bitselect(g, h, bc)), S0Lanes(g)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(e, i32x4.add(v128.load(schedule4, 304), i32x4.splat(0x240ca1cc))), v128.bitselect(c, d, b)), S1Lanes(b));
+    a = i32x4.add(a, t); ab = v128.xor(f, g); e = i32x4.add(i32x4.add(t, v128.bitselect(f, g, bc)), S0Lanes(f)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(d, i32x4.add(v128.load(schedule4, 320), i32x4.splat(0x2de92c6f))), v128.bitselect(b, c, a)), S1Lanes(a));
+    h = i32x4.add(h, t); ab = v128.xor(e, f); d = i32x4.add(i32x4.add(t, v128.bitselect(e, f, bc)), S0Lanes(e)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(c, i32x4.add(v128.load(schedule4, 336), i32x4.splat(0x4a7484aa))), v128.bitselect(a, b, h)), S1Lanes(h));
+    g = i32x4.add(g, t); ab = v128.xor(d, e); c = i32x4.add(i32x4.add(t, v128.bitselect(d, e, bc)), S0Lanes(d)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(b, i32x4.add(v128.load(schedule4, 352), i32x4.splat(0x5cb0a9dc))), v128.bitselect(h, a, g)), S1Lanes(g));
+    f = i32x4.add(f, t); ab = v128.xor(c, d); b = i32x4.add(i32x4.add(t, v128.bitselect(c, d, bc)), S0Lanes(c)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(a, i32x4.add(v128.load(schedule4, 368), i32x4.splat(0x76f988da))), v128.bitselect(g, h, f)), S1Lanes(f));
+    e = i32x4.add(e, t); ab = v128.xor(b, c); a = i32x4.add(i32x4.add(t, v128.bitselect(b, c, bc)), S0Lanes(b)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(h, i32x4.add(v128.load(schedule4, 384), i32x4.splat(0x983e5152))), v128.bitselect(f, g, e)), S1Lanes(e));
+    d = i32x4.add(d, t); ab = v128.xor(a, b); h = i32x4.add(i32x4.add(t, v128.bitselect(a, b, bc)), S0Lanes(a)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(g, i32x4.add(v128.load(schedule4, 400), i32x4.splat(0xa831c66d))), v128.bitselect(e, f, d)), S1Lanes(d));
+    c = i32x4.add(c, t); ab = v128.xor(h, a); g = i32x4.add(i32x4.add(t, v128.bitselect(h, a, bc)), S0Lanes(h)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(f, i32x4.add(v128.load(schedule4, 416), i32x4.splat(0xb00327c8))), v128.bitselect(d, e, c)), S1Lanes(c));
+    b = i32x4.add(b, t); ab = v128.xor(g, h); f = i32x4.add(i32x4.add(t, v128.bitselect(g, h, bc)), S0Lanes(g)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(e, i32x4.add(v128.load(schedule4, 432), i32x4.splat(0xbf597fc7))), v128.bitselect(c, d, b)), S1Lanes(b));
+    a = i32x4.add(a, t); ab = v128.xor(f, g); e = i32x4.add(i32x4.add(t, v128.bitselect(f, g, bc)), S0Lanes(f)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(d, i32x4.add(v128.load(schedule4, 448), i32x4.splat(0xc6e00bf3))), v128.bitselect(b, c, a)), S1Lanes(a));
+    h = i32x4.add(h, t); ab = v128.xor(e, f); d = i32x4.add(i32x4.add(t, v128.bitselect(e, f, bc)), S0Lanes(e)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(c, i32x4.add(v128.load(schedule4, 464), i32x4.splat(0xd5a79147))), v128.bitselect(a, b, h)), S1Lanes(h));
+    g = i32x4.add(g, t); ab = v128.xor(d, e); c = i32x4.add(i32x4.add(t, v128.bitselect(d, e, bc)), S0Lanes(d)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(b, i32x4.add(v128.load(schedule4, 480), i32x4.splat(0x06ca6351))), v128.bitselect(h, a, g)), S1Lanes(g));
+    f = i32x4.add(f, t); ab = v128.xor(c, d); b = i32x4.add(i32x4.add(t, v128.bitselect(c, d, bc)), S0Lanes(c)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(a, i32x4.add(v128.load(schedule4, 496), i32x4.splat(0x14292967))), v128.bitselect(g, h, f)), S1Lanes(f));
+    e = i32x4.add(e, t); ab = v128.xor(b, c); a = i32x4.add(i32x4.add(t, v128.bitselect(b, c, bc)), S0Lanes(b)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(h, i32x4.add(v128.load(schedule4, 512), i32x4.splat(0x27b70a85))), v128.bitselect(f, g, e)), S1Lanes(e));
+    d = i32x4.add(d, t); ab = v128.xor(a, b); h = i32x4.add(i32x4.add(t, v128.bitselect(a, b, bc)), S0Lanes(a)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(g, i32x4.add(v128.load(schedule4, 528), i32x4.splat(0x2e1b2138))), v128.bitselect(e, f, d)), S1Lanes(d));
+    c = i32x4.add(c, t); ab = v128.xor(h, a); g = i32x4.add(i32x4.add(t, v128.bitselect(h, a, bc)), S0Lanes(h)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(f, i32x4.add(v128.load(schedule4, 544), i32x4.splat(0x4d2c6dfc))), v128.bitselect(d, e, c)), S1Lanes(c));
+    b = i32x4.add(b, t); ab = v128.xor(g, h); f = i32x4.add(i32x4.add(t, v128.bitselect(g, h, bc)), S0Lanes(g)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(e, i32x4.add(v128.load(schedule4, 560), i32x4.splat(0x53380d13))), v128.bitselect(c, d, b)), S1Lanes(b));
+    a = i32x4.add(a, t); ab = v128.xor(f, g); e = i32x4.add(i32x4.add(t, v128.bitselect(f, g, bc)), S0Lanes(f)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(d, i32x4.add(v128.load(schedule4, 576), i32x4.splat(0x650a7354))), v128.bitselect(b, c, a)), S1Lanes(a));
+    h = i32x4.add(h, t); ab = v128.xor(e, f); d = i32x4.add(i32x4.add(t, v128.bitselect(e, f, bc)), S0Lanes(e)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(c, i32x4.add(v128.load(schedule4, 592), i32x4.splat(0x766a0abb))), v128.bitselect(a, b, h)), S1Lanes(h));
+    g = i32x4.add(g, t); ab = v128.xor(d, e); c = i32x4.add(i32x4.add(t, v128.bitselect(d, e, bc)), S0Lanes(d)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(b, i32x4.add(v128.load(schedule4, 608), i32x4.splat(0x81c2c92e))), v128.bitselect(h, a, g)), S1Lanes(g));
+    f = i32x4.add(f, t); ab = v128.xor(c, d); b = i32x4.add(i32x4.add(t, v128.bitselect(c, d, bc)), S0Lanes(c)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(a, i32x4.add(v128.load(schedule4, 624), i32x4.splat(0x92722c85))), v128.bitselect(g, h, f)), S1Lanes(f));
+    e = i32x4.add(e, t); ab = v128.xor(b, c); a = i32x4.add(i32x4.add(t, v128.bitselect(b, c, bc)), S0Lanes(b)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(h, i32x4.add(v128.load(schedule4, 640), i32x4.splat(0xa2bfe8a1))), v128.bitselect(f, g, e)), S1Lanes(e));
+    d = i32x4.add(d, t); ab = v128.xor(a, b); h = i32x4.add(i32x4.add(t, v128.bitselect(a, b, bc)), S0Lanes(a)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(g, i32x4.add(v128.load(schedule4, 656), i32x4.splat(0xa81a664b))), v128.bitselect(e, f, d)), S1Lanes(d));
+    c = i32x4.add(c, t); ab = v128.xor(h, a); g = i32x4.add(i32x4.add(t, v128.bitselect(h, a, bc)), S0Lanes(h)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(f, i32x4.add(v128.load(schedule4, 672), i32x4.splat(0xc24b8b70))), v128.bitselect(d, e, c)), S1Lanes(c));
+    b = i32x4.add(b, t); ab = v128.xor(g, h); f = i32x4.add(i32x4.add(t, v128.bitselect(g, h, bc)), S0Lanes(g)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(e, i32x4.add(v128.load(schedule4, 688), i32x4.splat(0xc76c51a3))), v128.bitselect(c, d, b)), S1Lanes(b));
+    a = i32x4.add(a, t); ab = v128.xor(f, g); e = i32x4.add(i32x4.add(t, v128.bitselect(f, g, bc)), S0Lanes(f)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(d, i32x4.add(v128.load(schedule4, 704), i32x4.splat(0xd192e819))), v128.bitselect(b, c, a)), S1Lanes(a));
+    h = i32x4.add(h, t); ab = v128.xor(e, f); d = i32x4.add(i32x4.add(t, v128.bitselect(e, f, bc)), S0Lanes(e)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(c, i32x4.add(v128.load(schedule4, 720), i32x4.splat(0xd6990624))), v128.bitselect(a, b, h)), S1Lanes(h));
+    g = i32x4.add(g, t); ab = v128.xor(d, e); c = i32x4.add(i32x4.add(t, v128.bitselect(d, e, bc)), S0Lanes(d)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(b, i32x4.add(v128.load(schedule4, 736), i32x4.splat(0xf40e3585))), v128.bitselect(h, a, g)), S1Lanes(g));
+    f = i32x4.add(f, t); ab = v128.xor(c, d); b = i32x4.add(i32x4.add(t, v128.bitselect(c, d, bc)), S0Lanes(c)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(a, i32x4.add(v128.load(schedule4, 752), i32x4.splat(0x106aa070))), v128.bitselect(g, h, f)), S1Lanes(f));
+    e = i32x4.add(e, t); ab = v128.xor(b, c); a = i32x4.add(i32x4.add(t, v128.bitselect(b, c, bc)), S0Lanes(b)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(h, i32x4.add(v128.load(schedule4, 768), i32x4.splat(0x19a4c116))), v128.bitselect(f, g, e)), S1Lanes(e));
+    d = i32x4.add(d, t); ab = v128.xor(a, b); h = i32x4.add(i32x4.add(t, v128.bitselect(a, b, bc)), S0Lanes(a)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(g, i32x4.add(v128.load(schedule4, 784), i32x4.splat(0x1e376c08))), v128.bitselect(e, f, d)), S1Lanes(d));
+    c = i32x4.add(c, t); ab = v128.xor(h, a); g = i32x4.add(i32x4.add(t, v128.bitselect(h, a, bc)), S0Lanes(h)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(f, i32x4.add(v128.load(schedule4, 800), i32x4.splat(0x2748774c))), v128.bitselect(d, e, c)), S1Lanes(c));
+    b = i32x4.add(b, t); ab = v128.xor(g, h); f = i32x4.add(i32x4.add(t, v128.bitselect(g, h, bc)), S0Lanes(g)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(e, i32x4.add(v128.load(schedule4, 816), i32x4.splat(0x34b0bcb5))), v128.bitselect(c, d, b)), S1Lanes(b));
+    a = i32x4.add(a, t); ab = v128.xor(f, g); e = i32x4.add(i32x4.add(t, v128.bitselect(f, g, bc)), S0Lanes(f)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(d, i32x4.add(v128.load(schedule4, 832), i32x4.splat(0x391c0cb3))), v128.bitselect(b, c, a)), S1Lanes(a));
+    h = i32x4.add(h, t); ab = v128.xor(e, f); d = i32x4.add(i32x4.add(t, v128.bitselect(e, f, bc)), S0Lanes(e)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(c, i32x4.add(v128.load(schedule4, 848), i32x4.splat(0x4ed8aa4a))), v128.bitselect(a, b, h)), S1Lanes(h));
+    g = i32x4.add(g, t); ab = v128.xor(d, e); c = i32x4.add(i32x4.add(t, v128.bitselect(d, e, bc)), S0Lanes(d)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(b, i32x4.add(v128.load(schedule4, 864), i32x4.splat(0x5b9cca4f))), v128.bitselect(h, a, g)), S1Lanes(g));
+    f = i32x4.add(f, t); ab = v128.xor(c, d); b = i32x4.add(i32x4.add(t, v128.bitselect(c, d, bc)), S0Lanes(c)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(a, i32x4.add(v128.load(schedule4, 880), i32x4.splat(0x682e6ff3))), v128.bitselect(g, h, f)), S1Lanes(f));
+    e = i32x4.add(e, t); ab = v128.xor(b, c); a = i32x4.add(i32x4.add(t, v128.bitselect(b, c, bc)), S0Lanes(b)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(h, i32x4.add(v128.load(schedule4, 896), i32x4.splat(0x748f82ee))), v128.bitselect(f, g, e)), S1Lanes(e));
+    d = i32x4.add(d, t); ab = v128.xor(a, b); h = i32x4.add(i32x4.add(t, v128.bitselect(a, b, bc)), S0Lanes(a)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(g, i32x4.add(v128.load(schedule4, 912), i32x4.splat(0x78a5636f))), v128.bitselect(e, f, d)), S1Lanes(d));
+    c = i32x4.add(c, t); ab = v128.xor(h, a); g = i32x4.add(i32x4.add(t, v128.bitselect(h, a, bc)), S0Lanes(h)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(f, i32x4.add(v128.load(schedule4, 928), i32x4.splat(0x84c87814))), v128.bitselect(d, e, c)), S1Lanes(c));
+    b = i32x4.add(b, t); ab = v128.xor(g, h); f = i32x4.add(i32x4.add(t, v128.bitselect(g, h, bc)), S0Lanes(g)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(e, i32x4.add(v128.load(schedule4, 944), i32x4.splat(0x8cc70208))), v128.bitselect(c, d, b)), S1Lanes(b));
+    a = i32x4.add(a, t); ab = v128.xor(f, g); e = i32x4.add(i32x4.add(t, v128.bitselect(f, g, bc)), S0Lanes(f)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(d, i32x4.add(v128.load(schedule4, 960), i32x4.splat(0x90befffa))), v128.bitselect(b, c, a)), S1Lanes(a));
+    h = i32x4.add(h, t); ab = v128.xor(e, f); d = i32x4.add(i32x4.add(t, v128.bitselect(e, f, bc)), S0Lanes(e)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(c, i32x4.add(v128.load(schedule4, 976), i32x4.splat(0xa4506ceb))), v128.bitselect(a, b, h)), S1Lanes(h));
+    g = i32x4.add(g, t); ab = v128.xor(d, e); c = i32x4.add(i32x4.add(t, v128.bitselect(d, e, bc)), S0Lanes(d)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(b, i32x4.add(v128.load(schedule4, 992), i32x4.splat(0xbef9a3f7))), v128.bitselect(h, a, g)), S1Lanes(g));
+    f = i32x4.add(f, t); ab = v128.xor(c, d); b = i32x4.add(i32x4.add(t, v128.bitselect(c, d, bc)), S0Lanes(c)); bc = ab;
+    t = i32x4.add(i32x4.add(i32x4.add(a, i32x4.add(v128.load(schedule4, 1008), i32x4.splat(0xc67178f2))), v128.bitselect(g, h, f)), S1Lanes(f));
+    e = i32x4.add(e, t); ab = v128.xor(b, c); a = i32x4.add(i32x4.add(t, v128.bitselect(b, c, bc)), S0Lanes(b)); bc = ab;
+    a = i32x4.add(a, a0); b = i32x4.add(b, b0); c = i32x4.add(c, c0); d = i32x4.add(d, d0);
+    e = i32x4.add(e, e0); f = i32x4.add(f, f0); g = i32x4.add(g, g0); h = i32x4.add(h, h0);
+  }
+  v128.store(lanes, a, 0); v128.store(lanes, b, 16); v128.store(lanes, c, 32); v128.store(lanes, d, 48);
+  v128.store(lanes, e, 64); v128.store(lanes, f, 80); v128.store(lanes, g, 96); v128.store(lanes, h, 112);
+}
+
+
 /** Feeds `len` bytes of the input window; returns 0, or −1 when len exceeds the window. */
 export function update(len: u32): i32 {
   if (len > WINDOW) return -1;
@@ -205,6 +385,24 @@ export function final(): void {
   finish(output);
 }
 
+/** Takes lane `k`'s state from the lanes and finishes that piece (`len` bytes at `p`, `done` blocks compressed). */
+function finishLane(k: usize, p: usize, len: u32, done: u32, out: usize): void {
+  const at = lanes + (k << 2);
+  h0 = load<u32>(at, 0); h1 = load<u32>(at, 16); h2 = load<u32>(at, 32); h3 = load<u32>(at, 48);
+  h4 = load<u32>(at, 64); h5 = load<u32>(at, 80); h6 = load<u32>(at, 96); h7 = load<u32>(at, 112);
+  finishPiece(p, len, done, out);
+}
+
+/** Digest of the whole piece of `len` bytes at `p` into `out`, its first `done` blocks already in the state. */
+function finishPiece(p: usize, len: u32, done: u32, out: usize): void {
+  const blocks = len >>> 6;
+  compress(p + (done << 6), blocks - done);
+  total = len;
+  pendingLen = len & 63;
+  memory.copy(pending, p + (blocks << 6), pendingLen);
+  finish(out);
+}
+
 /** Digests `count` consecutive pieces of the input window (sizes in the sizes window). −1 if they overrun it. */
 export function hashMany(count: u32): i32 {
   if (count > MAX_BATCH) return -1;
@@ -213,15 +411,29 @@ export function hashMany(count: u32): i32 {
   for (let i: u32 = 0; i < count; i++) end += load<u32>(sizes + (i << 2));
   if (end > <u64>WINDOW) return -1;
   save();
-  for (let i: u32 = 0; i < count; i++) {
+  let i: u32 = 0;
+  for (; i + 4 <= count; i += 4) {
+    const l0 = load<u32>(sizes + (i << 2)), l1 = load<u32>(sizes + (i << 2), 4);
+    const l2 = load<u32>(sizes + (i << 2), 8), l3 = load<u32>(sizes + (i << 2), 12);
+    const p1 = p + l0, p2 = p1 + l1, p3 = p2 + l2;
+    // The blocks all four have go through the lanes together; each finishes on its own.
+    const together = min(min(l0, l1), min(l2, l3)) >>> 6;
+    reset();
+    v128.store(lanes, i32x4.splat(h0), 0); v128.store(lanes, i32x4.splat(h1), 16);
+    v128.store(lanes, i32x4.splat(h2), 32); v128.store(lanes, i32x4.splat(h3), 48);
+    v128.store(lanes, i32x4.splat(h4), 64); v128.store(lanes, i32x4.splat(h5), 80);
+    v128.store(lanes, i32x4.splat(h6), 96); v128.store(lanes, i32x4.splat(h7), 112);
+    compress4(p, p1, p2, p3, together);
+    finishLane(0, p, l0, together, output + (i << 5));
+    finishLane(1, p1, l1, together, output + (i << 5) + 32);
+    finishLane(2, p2, l2, together, output + (i << 5) + 64);
+    finishLane(3, p3, l3, together, output + (i << 5) + 96);
+    p = p3 + l3;
+  }
+  for (; i < count; i++) {
     const len = load<u32>(sizes + (i << 2));
     reset();
-    const blocks = len >>> 6;
-    compress(p, blocks);
-    total = len;
-    pendingLen = len & 63;
-    memory.copy(pending, p + (blocks << 6), pendingLen);
-    finish(output + (i << 5));
+    finishPiece(p, len, 0, output + (i << 5));
     p += len;
   }
   restore();

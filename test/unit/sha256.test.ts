@@ -98,6 +98,14 @@ describe("SHA-256 kernel vs node:crypto", () => {
     );
   });
 
+  test("digestMany of equal pieces (hashed four at a time) equals node:crypto", () => {
+    for (const [count, size] of [[64, 16384], [7, 200_000], [5, 64], [9, 63]]) {
+      const data = randomBytes(count * size);
+      const out = hasher.digestMany(data, Array<number>(count).fill(size));
+      for (let i = 0; i < count; i++) expect(out.subarray(i * 32, i * 32 + 32), `${count} × ${size}, piece ${i}`).toEqual(reference(data.subarray(i * size, (i + 1) * size)));
+    }
+  });
+
   test("digestMany batches more pieces than one kernel call takes", () => {
     const sizes = Array.from({ length: 10_000 }, (_, i) => i % 97);
     const data = randomBytes(sizes.reduce((x, y) => x + y, 0));
