@@ -4,11 +4,12 @@
  * chunk), each section followed by a 512-byte tar header, and last the ToC with its own tar
  * header. Bytes stream out through the sink as they are produced; only the per-chunk table
  * (48 bytes a chunk) is held. The blob id is the sha256 of everything written: computed here when
- * an `idHasher` is given, else by whoever stores (and so already hashes) the bytes.
+ * an `idSha256` stream is given, else by whoever stores (and so already hashes) the bytes.
  * docs/FORMAT.md shows the layout byte by byte.
  */
 import { StrataError } from "../errors.js";
 import type { Hasher } from "../kernels/kernel.js";
+import type { StreamingSha256 } from "../kernels/sha256.js";
 import {
   BLOB_META_HEADER_SIZE,
   BLOB_META_MAGIC,
@@ -36,10 +37,12 @@ export interface BlobWriterOptions {
   chunkSize: number;
   compressor: CompressorName;
   digester: DigesterName;
-  /** SHA-256 for the ToC's section digests (its stream covers the chunk data). */
+  /** SHA-256 for the ToC's small sections; its own stream covers the chunk data unless `dataSha256` is given. */
   sha256: Hasher;
-  /** A second SHA-256 instance: when given, finish() returns the blob id (sha256 of every byte written). */
-  idHasher?: Hasher;
+  /** The stream for the image.blob digest (all chunk data): createStreamingSha256 uses the runtime's native SHA-256. */
+  dataSha256?: StreamingSha256;
+  /** When given, finish() returns the blob id: this stream sees every byte written. */
+  idSha256?: StreamingSha256;
   /** Receives the blob's bytes in order; a view may be reused once the returned promise settles. */
   sink: (bytes: Uint8Array) => void | Promise<void>;
 }
@@ -64,6 +67,7 @@ export class BlobWriter {
   private compressedOffset = 0;
   private uncompressedOffset = 0;
   private finished = false;
+  private readonly dataStream: StreamingSha256;
 
   constructor(private readonly options: BlobWriterOptions) {
     const { chunkSize, blobIndex } = options;
@@ -71,9 +75,7 @@ export class BlobWriter {
       throw new StrataError("INVALID_ARGUMENT", `blob writer: chunk size ${chunkSize} is not a power of two from 4 KiB to 16 MiB`);
     }
     if (!Number.isInteger(blobIndex) || blobIndex < 0 || blobIndex >= 0xff) throw new StrataError("INVALID_ARGUMENT", `blob writer: blob index ${blobIndex} is not 0..254`);
-    // Streams the chunk data for the image.blob section digest (and the whole blob for its id).
-    options.sha256.init();
-    options.idHasher?.init();
+    this.dataStream = options.dataSha256 ?? hasherStream(options.sha256);
   }
 
   get chunkCount(): number {
@@ -114,7 +116,7 @@ export class BlobWriter {
     this.table.push(tableEntryV1(info));
     this.digests.push(info.digest);
     this.chunks++;
-    this.options.sha256.update(data);
+    this.dataStream.update(data);
     await this.emit(data);
     this.compressedOffset += data.length;
     // RAFS v6 addresses chunks by 4 KiB block in the uncompressed blob.
@@ -123,14 +125,14 @@ export class BlobWriter {
   }
 
   private async emit(bytes: Uint8Array): Promise<void> {
-    this.options.idHasher?.update(bytes);
+    this.options.idSha256?.update(bytes);
     this.written += bytes.length;
     await this.options.sink(bytes);
   }
 
   /**
    * Writes the metadata sections and the ToC; returns the blob-table fields. blobId is the sha256
-   * of the blob with an idHasher, else empty for the caller to fill in.
+   * of the blob with an idSha256 stream, else empty for the caller to fill in.
    */
   async finish(): Promise<BlobInfo> {
     if (this.finished) throw new StrataError("KERNEL_STATE", "blob writer: finish called twice");
@@ -146,7 +148,8 @@ export class BlobWriter {
     // digest covers the data together with the tar header that follows it.
     const dataHeader = tarHeader(BlobSection.DATA, this.compressedOffset);
     await sink(dataHeader);
-    const dataDigest = sha256.update(dataHeader).final();
+    this.dataStream.update(dataHeader);
+    const dataDigest = await this.dataStream.digest();
     at += TAR_HEADER_SIZE;
 
     const table = this.table.bytes();
@@ -172,7 +175,7 @@ export class BlobWriter {
     at += tocBytes.length;
 
     return {
-      blobId: this.options.idHasher ? hex(this.options.idHasher.final()) : "",
+      blobId: this.options.idSha256 ? hex(await this.options.idSha256.digest()) : "",
       blobIndex: this.options.blobIndex,
       chunkSize: this.options.chunkSize,
       chunkCount: this.chunks,
@@ -193,6 +196,15 @@ export class BlobWriter {
       },
     };
   }
+}
+
+/** A Hasher's own init/update/final stream as a StreamingSha256. */
+function hasherStream(hasher: Hasher): StreamingSha256 {
+  hasher.init();
+  return {
+    update: (data) => void hasher.update(data),
+    digest: async () => hasher.final(),
+  };
 }
 
 function alignBlock(n: number): number {

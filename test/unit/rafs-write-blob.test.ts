@@ -7,11 +7,12 @@ import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { isStrataError } from "../../src/errors.js";
-import { createSha256 } from "../../src/kernels/sha256.js";
+import { createSha256, createStreamingSha256 } from "../../src/kernels/sha256.js";
 import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
 import { BLOB_FEATURES, BlobWriter, tarHeader, type BlobWriterOptions } from "../../src/rafs/blob-writer.js";
 import { BlobSection, ChunkFlags, TOC_ENTRY_SIZE } from "../../src/rafs/layout.js";
 import type { ChunkInfo } from "../../src/rafs/types.js";
+import { nodeSha256 as nativeSha256Port } from "../../runtimes/node/sha256.js";
 import { ports } from "../helpers/kernels.js";
 
 const texture = new URL("../../../shared/fixtures/nydus/tests/texture/", import.meta.url);
@@ -32,7 +33,7 @@ describe("the fixture blob be7d77… rebuilt from its chunks", async () => {
     { data: fixtureBlob.subarray(0, 4828), uncompressedSize: 16931, digest: digests.subarray(0, 32) },
     { data: fixtureBlob.subarray(4828, 7802), uncompressedSize: 13400, digest: digests.subarray(32, 64) },
   ];
-  const { w, bytes } = await writer({ idHasher: await sha256() });
+  const { w, bytes } = await writer({ idSha256: await createStreamingSha256(ports) });
   const infos: ChunkInfo[] = [];
   for (const c of chunks) infos.push(await w.addChunk({ ...c, compressed: true }));
   const info = await w.finish();
@@ -106,7 +107,7 @@ describe("blobs of random chunks", () => {
   test("stream out in order, hash to their id, and read back with every section digest checked", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(chunkArb, { minLength: 1, maxLength: 12 }), async (specs) => {
-        const { w, pieces, bytes } = await writer({ chunkSize: 32_768, compressor: "lz4_block", idHasher: await sha256() });
+        const { w, pieces, bytes } = await writer({ chunkSize: 32_768, compressor: "lz4_block", dataSha256: await createStreamingSha256({ ...ports, sha256: nativeSha256Port }), idSha256: await createStreamingSha256(ports) });
         const raw: Uint8Array[] = [];
         const infos: ChunkInfo[] = [];
         for (const s of specs) {

@@ -10,7 +10,7 @@ import { isStrataError } from "../../src/errors.js";
 import { S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK, makedev, walk } from "../../src/fs/inode.js";
 import { createBlake3 } from "../../src/kernels/blake3.js";
 import { chunkCodecFor, rafsKernels } from "../../src/kernels/index.js";
-import { createSha256 } from "../../src/kernels/sha256.js";
+import { createSha256, createStreamingSha256 } from "../../src/kernels/sha256.js";
 import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
 import { BlobWriter } from "../../src/rafs/blob-writer.js";
 import { parseBootstrap } from "../../src/rafs/bootstrap.js";
@@ -85,7 +85,7 @@ async function pack(tree: Tree, options: { chunkSize: number; compressor: Compre
     const b = options.blobOf?.(path) ?? 0;
     while (data.length > 0 && writers.length <= b) {
       const pieces: Uint8Array[] = [];
-      const writer = new BlobWriter({ blobIndex: writers.length, chunkSize, compressor, digester: "blake3", sha256: await createSha256(ports), idHasher: await createSha256(ports), sink: (p) => void pieces.push(p.slice()) });
+      const writer = new BlobWriter({ blobIndex: writers.length, chunkSize, compressor, digester: "blake3", sha256: await createSha256(ports), dataSha256: await createStreamingSha256(ports), idSha256: await createStreamingSha256(ports), sink: (p) => void pieces.push(p.slice()) });
       writers.push({ writer, pieces });
     }
     const chunks: ChunkInfo[] = [];

@@ -6,7 +6,7 @@ import { describe, expect, test } from "vitest";
 import { isStrataError } from "../../src/errors.js";
 import { createBlake3 } from "../../src/kernels/blake3.js";
 import { chunkCodecFor, rafsKernels } from "../../src/kernels/index.js";
-import { createSha256 } from "../../src/kernels/sha256.js";
+import { createSha256, createStreamingSha256 } from "../../src/kernels/sha256.js";
 import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
 import { BlobWriter } from "../../src/rafs/blob-writer.js";
 import { blobChunks, blobDevice } from "../../src/rafs/device.js";
@@ -45,7 +45,7 @@ test("the fixture blob be7d77…: its two zstd chunks land at 0 and 20480 of a 9
 async function written(raw: Uint8Array[], compressor: "none" | "lz4_block"): Promise<{ bytes: Uint8Array; info: BlobInfo; chunks: ChunkInfo[] }> {
   const codec = await chunkCodecFor(ports, compressor);
   const pieces: Uint8Array[] = [];
-  const w = new BlobWriter({ blobIndex: 0, chunkSize: 65536, compressor, digester: "blake3", sha256: await createSha256(ports), idHasher: await createSha256(ports), sink: (p) => void pieces.push(p.slice()) });
+  const w = new BlobWriter({ blobIndex: 0, chunkSize: 65536, compressor, digester: "blake3", sha256: await createSha256(ports), dataSha256: await createStreamingSha256(ports), idSha256: await createStreamingSha256(ports), sink: (p) => void pieces.push(p.slice()) });
   const chunks: ChunkInfo[] = [];
   for (const r of raw) {
     const packed = codec?.compress(r);
