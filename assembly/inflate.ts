@@ -751,7 +751,7 @@ function decodeBlock(): i32 {
 
 /**
  * Copies a `len`-byte match from `dist` bytes back to `op`, forward, so that overlapping sources
- * repeat their pattern. May write up to 15 bytes past op + len.
+ * repeat their pattern. May write up to 15 bytes past op + len (len >= 3).
  */
 @inline function copyMatch(op: usize, dist: usize, len: usize): void {
   let src = op - dist;
@@ -775,11 +775,15 @@ function decodeBlock(): i32 {
       src += 8;
     } while (op < end);
   } else {
-    do {
-      store<u8>(op, load<u8>(src));
-      op++;
-      src++;
-    } while (op < end);
+    // Periods 2-7: lay down 8 bytes one at a time, then copy words from the nearest multiple of
+    // the period at least 8 back, which is already written and holds the same bytes.
+    for (let i: usize = 0; i < 8; i++) store<u8>(op + i, load<u8>(src + i));
+    const step: usize = dist < 5 ? (dist == 3 ? 9 : 8) : dist << 1;
+    op += 8;
+    while (op < end) {
+      store<u64>(op, load<u64>(op - step));
+      op += 8;
+    }
   }
 }
 

@@ -60,7 +60,8 @@ const samples: Record<string, Uint8Array> = (() => {
   const binary = new Uint8Array(90_000);
   for (let i = 0; i < binary.length; i++) binary[i] = rand() < 0.4 ? 0 : rand() < 0.5 ? i & 0xff : Math.floor(rand() * 16);
   const random = new Uint8Array(70_000).map(() => Math.floor(rand() * 256));
-  const repetitive = new Uint8Array(200_000).map((_, i) => "abcabcabd"[i % 9]!.charCodeAt(0));
+  // Runs with periods 1-17 (every match-copy path), then one long period-9 pattern.
+  const repetitive = new Uint8Array(200_000).map((_, i) => (i < 100_000 ? (i % (1 + ((i >> 10) % 17))) + 65 : "abcabcabd".charCodeAt(i % 9)));
   return { text: new TextEncoder().encode(text), binary, random, empty: new Uint8Array(0), repetitive };
 })();
 
