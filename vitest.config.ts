@@ -2,7 +2,8 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts"],
+    // compare.test.ts runs the conformance suite in all five runtimes (Node, Deno, Bun, workerd, Chromium).
+    include: ["test/unit/**/*.test.ts", "test/integration/**/*.test.ts", "test/runtimes/compare.test.ts"],
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: "forks",
