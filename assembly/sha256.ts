@@ -71,78 +71,80 @@ export function reset(): void {
  * rotate by renaming instead of moving, and Maj(a, b, c) = b ^ ((a ^ b) & (b ^ c)) reuses the
  * previous round's a ^ b as this round's b ^ c. The message schedule is computed four words at a
  * time in v128 lanes, round constants added, into a small static buffer the rounds read (which
- * leaves the rounds few enough live values to stay in registers).
+ * leaves the rounds few enough live values to stay in registers), interleaved with the rounds so
+ * the vector and scalar units work at the same time.
  */
 function compress(p: usize, blocks: usize): void {
   let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7;
   let t: u32, ab: u32, bc: u32;
   for (const end = p + (blocks << 6); p < end; p += 64) {
-    // The message schedule, four words at a time, plus the round constants.
+    // The message schedule, four words at a time plus the round constants, computed in v128
+    // lanes while the scalar rounds run: group g is ready four rounds before round 4g needs it.
     let x0 = bigEndianWords(v128.load(p, 0)); v128.store(schedule, i32x4.add(x0, v128.load(K, 0)), 0);
     let x1 = bigEndianWords(v128.load(p, 16)); v128.store(schedule, i32x4.add(x1, v128.load(K, 16)), 16);
     let x2 = bigEndianWords(v128.load(p, 32)); v128.store(schedule, i32x4.add(x2, v128.load(K, 32)), 32);
     let x3 = bigEndianWords(v128.load(p, 48)); v128.store(schedule, i32x4.add(x3, v128.load(K, 48)), 48);
-    x0 = nextWords(x0, x1, x2, x3); v128.store(schedule, i32x4.add(x0, v128.load(K, 64)), 64);
-    x1 = nextWords(x1, x2, x3, x0); v128.store(schedule, i32x4.add(x1, v128.load(K, 80)), 80);
-    x2 = nextWords(x2, x3, x0, x1); v128.store(schedule, i32x4.add(x2, v128.load(K, 96)), 96);
-    x3 = nextWords(x3, x0, x1, x2); v128.store(schedule, i32x4.add(x3, v128.load(K, 112)), 112);
-    x0 = nextWords(x0, x1, x2, x3); v128.store(schedule, i32x4.add(x0, v128.load(K, 128)), 128);
-    x1 = nextWords(x1, x2, x3, x0); v128.store(schedule, i32x4.add(x1, v128.load(K, 144)), 144);
-    x2 = nextWords(x2, x3, x0, x1); v128.store(schedule, i32x4.add(x2, v128.load(K, 160)), 160);
-    x3 = nextWords(x3, x0, x1, x2); v128.store(schedule, i32x4.add(x3, v128.load(K, 176)), 176);
-    x0 = nextWords(x0, x1, x2, x3); v128.store(schedule, i32x4.add(x0, v128.load(K, 192)), 192);
-    x1 = nextWords(x1, x2, x3, x0); v128.store(schedule, i32x4.add(x1, v128.load(K, 208)), 208);
-    x2 = nextWords(x2, x3, x0, x1); v128.store(schedule, i32x4.add(x2, v128.load(K, 224)), 224);
-    x3 = nextWords(x3, x0, x1, x2); v128.store(schedule, i32x4.add(x3, v128.load(K, 240)), 240);
     bc = b ^ c;
     t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 0); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
     t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 4); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
     t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 8); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
     t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 12); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    x0 = nextWords(x0, x1, x2, x3); v128.store(schedule, i32x4.add(x0, v128.load(K, 64)), 64);
     t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 16); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
     t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 20); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
     t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 24); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
     t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 28); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    x1 = nextWords(x1, x2, x3, x0); v128.store(schedule, i32x4.add(x1, v128.load(K, 80)), 80);
     t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 32); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
     t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 36); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
     t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 40); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
     t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 44); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    x2 = nextWords(x2, x3, x0, x1); v128.store(schedule, i32x4.add(x2, v128.load(K, 96)), 96);
     t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 48); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
     t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 52); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
     t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 56); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
     t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 60); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    x3 = nextWords(x3, x0, x1, x2); v128.store(schedule, i32x4.add(x3, v128.load(K, 112)), 112);
     t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 64); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
     t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 68); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
     t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 72); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
     t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 76); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    x0 = nextWords(x0, x1, x2, x3); v128.store(schedule, i32x4.add(x0, v128.load(K, 128)), 128);
     t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 80); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
     t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 84); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
     t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 88); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
     t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 92); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    x1 = nextWords(x1, x2, x3, x0); v128.store(schedule, i32x4.add(x1, v128.load(K, 144)), 144);
     t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 96); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
     t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 100); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
     t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 104); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
     t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 108); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    x2 = nextWords(x2, x3, x0, x1); v128.store(schedule, i32x4.add(x2, v128.load(K, 160)), 160);
     t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 112); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
     t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 116); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
     t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 120); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
     t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 124); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    x3 = nextWords(x3, x0, x1, x2); v128.store(schedule, i32x4.add(x3, v128.load(K, 176)), 176);
     t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 128); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
     t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 132); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
     t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 136); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
     t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 140); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    x0 = nextWords(x0, x1, x2, x3); v128.store(schedule, i32x4.add(x0, v128.load(K, 192)), 192);
     t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 144); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
     t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 148); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
     t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 152); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
     t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 156); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    x1 = nextWords(x1, x2, x3, x0); v128.store(schedule, i32x4.add(x1, v128.load(K, 208)), 208);
     t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 160); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
     t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 164); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
     t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 168); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
     t = e + S1(b) + (d ^ (b & (c ^ d))) + load<u32>(schedule, 172); a += t; ab = f ^ g; e = t + S0(f) + (g ^ (ab & bc)); bc = ab;
+    x2 = nextWords(x2, x3, x0, x1); v128.store(schedule, i32x4.add(x2, v128.load(K, 224)), 224);
     t = d + S1(a) + (c ^ (a & (b ^ c))) + load<u32>(schedule, 176); h += t; ab = e ^ f; d = t + S0(e) + (f ^ (ab & bc)); bc = ab;
     t = c + S1(h) + (b ^ (h & (a ^ b))) + load<u32>(schedule, 180); g += t; ab = d ^ e; c = t + S0(d) + (e ^ (ab & bc)); bc = ab;
     t = b + S1(g) + (a ^ (g & (h ^ a))) + load<u32>(schedule, 184); f += t; ab = c ^ d; b = t + S0(c) + (d ^ (ab & bc)); bc = ab;
     t = a + S1(f) + (h ^ (f & (g ^ h))) + load<u32>(schedule, 188); e += t; ab = b ^ c; a = t + S0(b) + (c ^ (ab & bc)); bc = ab;
+    x3 = nextWords(x3, x0, x1, x2); v128.store(schedule, i32x4.add(x3, v128.load(K, 240)), 240);
     t = h + S1(e) + (g ^ (e & (f ^ g))) + load<u32>(schedule, 192); d += t; ab = a ^ b; h = t + S0(a) + (b ^ (ab & bc)); bc = ab;
     t = g + S1(d) + (f ^ (d & (e ^ f))) + load<u32>(schedule, 196); c += t; ab = h ^ a; g = t + S0(h) + (a ^ (ab & bc)); bc = ab;
     t = f + S1(c) + (e ^ (c & (d ^ e))) + load<u32>(schedule, 200); b += t; ab = g ^ h; f = t + S0(g) + (h ^ (ab & bc)); bc = ab;
