@@ -1,14 +1,13 @@
 // CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) as gzip uses it, slicing-by-16:
 // sixteen 256-entry tables let one step fold sixteen input bytes with independent lookups.
 
-import { reserve } from "./window";
-
 const POLY: u32 = 0xedb88320;
 /**
- * tables + k*1024 is the table for a byte k positions before the end of a 16-byte step; the
- * loads below carry k*1024 as their immediate offset.
+ * tables + k*1024 is the table for a byte k positions before the end of a 16-byte step. A static
+ * segment rather than a reserved window: its address is then a compile-time constant that every
+ * lookup carries as its immediate offset, leaving shift, mask and load per byte.
  */
-const tables = reserve(16 * 256 * 4);
+const tables: usize = memory.data(16 * 256 * 4, 16);
 
 function buildTables(): void {
   for (let i: u32 = 0; i < 256; i++) {
@@ -26,9 +25,18 @@ function buildTables(): void {
 }
 buildTables();
 
-/** Where byte's entry of table 0 is. */
-@inline function slot(byte: u32): usize {
-  return tables + (<usize>(byte & 0xff) << 2);
+/** Byte offsets, within one table, of the entries for the bytes of `w`. */
+@inline function b0(w: u32): usize {
+  return <usize>((w << 2) & 0x3fc);
+}
+@inline function b1(w: u32): usize {
+  return <usize>((w >>> 6) & 0x3fc);
+}
+@inline function b2(w: u32): usize {
+  return <usize>((w >>> 14) & 0x3fc);
+}
+@inline function b3(w: u32): usize {
+  return <usize>((w >>> 22) & 0x3fc);
 }
 
 /** The CRC-32 of `crc`'s message followed by the `len` bytes at `ptr` (start with crc = 0). */
@@ -41,26 +49,26 @@ export function crc32Update(crc: u32, ptr: usize, len: usize): u32 {
     const w2 = load<u32>(ptr, 8);
     const w3 = load<u32>(ptr, 12);
     c =
-      load<u32>(slot(w0), 15 << 10) ^
-      load<u32>(slot(w0 >>> 8), 14 << 10) ^
-      load<u32>(slot(w0 >>> 16), 13 << 10) ^
-      load<u32>(slot(w0 >>> 24), 12 << 10) ^
-      load<u32>(slot(w1), 11 << 10) ^
-      load<u32>(slot(w1 >>> 8), 10 << 10) ^
-      load<u32>(slot(w1 >>> 16), 9 << 10) ^
-      load<u32>(slot(w1 >>> 24), 8 << 10) ^
-      load<u32>(slot(w2), 7 << 10) ^
-      load<u32>(slot(w2 >>> 8), 6 << 10) ^
-      load<u32>(slot(w2 >>> 16), 5 << 10) ^
-      load<u32>(slot(w2 >>> 24), 4 << 10) ^
-      load<u32>(slot(w3), 3 << 10) ^
-      load<u32>(slot(w3 >>> 8), 2 << 10) ^
-      load<u32>(slot(w3 >>> 16), 1 << 10) ^
-      load<u32>(slot(w3 >>> 24));
+      load<u32>(b0(w0), tables + (15 << 10)) ^
+      load<u32>(b1(w0), tables + (14 << 10)) ^
+      load<u32>(b2(w0), tables + (13 << 10)) ^
+      load<u32>(b3(w0), tables + (12 << 10)) ^
+      load<u32>(b0(w1), tables + (11 << 10)) ^
+      load<u32>(b1(w1), tables + (10 << 10)) ^
+      load<u32>(b2(w1), tables + (9 << 10)) ^
+      load<u32>(b3(w1), tables + (8 << 10)) ^
+      load<u32>(b0(w2), tables + (7 << 10)) ^
+      load<u32>(b1(w2), tables + (6 << 10)) ^
+      load<u32>(b2(w2), tables + (5 << 10)) ^
+      load<u32>(b3(w2), tables + (4 << 10)) ^
+      load<u32>(b0(w3), tables + (3 << 10)) ^
+      load<u32>(b1(w3), tables + (2 << 10)) ^
+      load<u32>(b2(w3), tables + (1 << 10)) ^
+      load<u32>(b3(w3), tables + (0 << 10));
     ptr += 16;
   }
   while (ptr < end) {
-    c = (c >>> 8) ^ load<u32>(slot(c ^ load<u8>(ptr)));
+    c = (c >>> 8) ^ load<u32>(b0(c ^ load<u8>(ptr)), tables);
     ptr++;
   }
   return ~c;
@@ -69,5 +77,5 @@ export function crc32Update(crc: u32, ptr: usize, len: usize): u32 {
 /** The CRC-32 of `crc`'s message followed by one byte. */
 export function crc32Byte(crc: u32, byte: u32): u32 {
   const c = ~crc;
-  return ~((c >>> 8) ^ load<u32>(slot(c ^ byte)));
+  return ~((c >>> 8) ^ load<u32>(b0(c ^ byte), tables));
 }
