@@ -1,4 +1,5 @@
-// SHA-256 (FIPS 180-4): streaming, one-shot and batch digests over a static input window.
+// SHA-256 (FIPS 180-4): streaming, one-shot and batch digests over a static input window. One
+// stream runs scalar rounds with a v128 message schedule; batches run four pieces per v128 lane set.
 import { reserve } from "./lib/window";
 
 const WINDOW: u32 = 4 << 20; // four 1 MiB chunks (the Nydus default) fit one batch
@@ -21,7 +22,7 @@ const K = memory.data<u32>([
   0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
   0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
   0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
-]);
+], 16);
 
 let h0: u32, h1: u32, h2: u32, h3: u32, h4: u32, h5: u32, h6: u32, h7: u32;
 let pendingLen: u32 = 0;
