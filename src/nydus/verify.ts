@@ -9,12 +9,14 @@
 import { type ErrorCode, isStrataError, StrataError } from "../errors.js";
 import { walk } from "../fs/inode.js";
 import type { BlobRange } from "../oci/blob.js";
+import type { Hasher } from "../kernels/kernel.js";
+import type { StreamingSha256 } from "../oci/decompress.js";
 import { hex } from "../oci/verify.js";
 import { openBlob, type NydusBlob } from "../rafs/blob-reader.js";
 import { checkV5Digests } from "../rafs/bootstrap.js";
 import { Annotation, BlobSection, MediaType, TAR_HEADER_SIZE } from "../rafs/layout.js";
 import { readChunk, type RafsKernels } from "../rafs/read.js";
-import type { BlobInfo, RafsInode } from "../rafs/types.js";
+import type { BlobInfo, ChunkInfo, RafsInode } from "../rafs/types.js";
 import { type NydusImage, sha256Of } from "./image.js";
 
 /** Which part of the image a failure is in. */
@@ -71,6 +73,12 @@ export interface VerifyProgress {
 
 export interface VerifyOptions {
   onProgress?: (progress: VerifyProgress) => void;
+  /**
+   * Makes streaming SHA-256 hashers for whole blobs (OciKernels.sha256: strata's kernel or the
+   * runtime's native one); called twice per verify. With it each blob is read once for its id
+   * and image.blob digests; without it kernels.hasher("sha256") does two passes.
+   */
+  sha256?: () => Promise<StreamingSha256>;
   /** Stop listing after this many failures (default 1000): a wrecked image could report millions. */
   maxFailures?: number;
 }
@@ -107,7 +115,8 @@ export async function verifyNydusImage(image: NydusImage, kernels: RafsKernels, 
 
   // Blobs: id, ToC, sections, then open each for chunk reads.
   const opened = new Map<string, NydusBlob>();
-  const sha256 = kernels.hasher("sha256");
+  const streams = options.sha256 && ((await Promise.all([options.sha256(), options.sha256()])) as [StreamingSha256, StreamingSha256]);
+  const check: BlobCheck = { kernels, fail, sha256: kernels.hasher("sha256"), streams };
   for (const [i, info] of rafs.blobs.entries()) {
     progress({ phase: "blobs", done: i, total: rafs.blobs.length });
     const range = image.blobs.get(info.blobId);
@@ -117,42 +126,46 @@ export async function verifyNydusImage(image: NydusImage, kernels: RafsKernels, 
       continue;
     }
     counts.blobs++;
-    const blob = await checkBlob(info, range, kernels, fail, sha256, image.blobLayers.get(info.blobId));
+    const blob = await checkBlob(info, range, check, image.blobLayers.get(info.blobId));
     opened.set(info.blobId, blob);
   }
   progress({ phase: "blobs", done: rafs.blobs.length, total: rafs.blobs.length });
 
-  // Every chunk of every file, in walk order; a chunk shared by several files is read once.
+  // Every chunk of every file. A chunk shared by several files is read once; chunks are read in
+  // blob order, so reads stream through each blob.
   const files = [...walk(rafs.root)].filter(([, node]) => (node as RafsInode).chunks);
-  const total = files.reduce((n, [, node]) => n + (node as RafsInode).chunks!.length, 0);
   counts.files = files.length;
-  const outcome = new Map<string, VerifyFailure | undefined>();
+  const distinct = new Map<string, { path: string; chunk: number; info: ChunkInfo }[]>();
+  for (const [path, node] of files) {
+    for (const [i, info] of (node as RafsInode).chunks!.entries()) {
+      const key = `${info.blobIndex}/${info.index}/${info.compressedOffset}/${info.compressedSize}/${hex(info.digest)}`;
+      const refs = distinct.get(key);
+      if (refs) refs.push({ path, chunk: i, info });
+      else distinct.set(key, [{ path, chunk: i, info }]);
+    }
+  }
+  const order = [...distinct.values()].sort((a, b) => a[0]!.info.blobIndex - b[0]!.info.blobIndex || a[0]!.info.compressedOffset - b[0]!.info.compressedOffset);
+  const total = files.reduce((n, [, node]) => n + (node as RafsInode).chunks!.length, 0);
   const blobs = (info: BlobInfo): NydusBlob => {
     const blob = opened.get(info.blobId);
     if (!blob) throw new StrataError("NOT_FOUND", `blob ${info.blobId} is missing`, { blobId: info.blobId });
     return blob;
   };
-  let done = 0;
-  for (const [path, node] of files) {
-    for (const [i, chunk] of (node as RafsInode).chunks!.entries()) {
-      progress({ phase: "chunks", done: done++, total });
+  for (const refs of order) {
+    progress({ phase: "chunks", done: counts.chunks, total });
+    const { path, chunk: index, info } = refs[0]!;
+    let failure: VerifyFailure | undefined;
+    try {
+      await readChunk(rafs, info, blobs, kernels, { path, chunk: index });
+    } catch (e) {
+      if (!isStrataError(e)) throw e;
+      // A chunk that disagrees with the blob's tables names that table; else its data is bad.
+      const section = (e.code === "BAD_BLOB" ? sectionOf(e) : undefined) ?? BlobSection.DATA;
+      failure = { part: "chunk", check: "chunk", message: e.message, code: e.code, blobId: rafs.blobs[info.blobIndex]?.blobId, offset: info.compressedOffset, section };
+    }
+    for (const ref of refs) {
       counts.chunks++;
-      const key = `${chunk.blobIndex}/${chunk.index}/${chunk.compressedOffset}/${chunk.compressedSize}/${hex(chunk.digest)}`;
-      if (!outcome.has(key)) {
-        let failure: VerifyFailure | undefined;
-        try {
-          await readChunk(rafs, chunk, blobs, kernels, { path, chunk: i });
-        } catch (e) {
-          if (!isStrataError(e)) throw e;
-          const blobId = rafs.blobs[chunk.blobIndex]?.blobId;
-          // A chunk that disagrees with the blob's tables names that table; else its data is bad.
-          const section = (e.code === "BAD_BLOB" ? sectionOf(e) : undefined) ?? BlobSection.DATA;
-          failure = { part: "chunk", check: "chunk", message: e.message, code: e.code, path, chunk: i, blobId, offset: chunk.compressedOffset, section };
-        }
-        outcome.set(key, failure);
-      }
-      const failure = outcome.get(key);
-      if (failure) fail({ ...failure, path, chunk: i });
+      if (failure) fail({ ...failure, path: ref.path, chunk: ref.chunk });
       else counts.chunksOk++;
     }
   }
@@ -215,12 +228,21 @@ function checkManifest(image: NydusImage, fail: Fail): void {
   }
 }
 
+/** What checkBlob uses besides the blob. */
+interface BlobCheck {
+  kernels: RafsKernels;
+  fail: Fail;
+  /** One-shot SHA-256 of metadata (ToC, sections). */
+  sha256: Hasher;
+  /** Two streaming SHA-256 instances for whole blobs, when the caller gave a factory. */
+  streams?: [StreamingSha256, StreamingSha256];
+}
+
 /** A blob's id, ToC digest and section digests; returns the blob opened for chunk reads. */
-async function checkBlob(info: BlobInfo, range: BlobRange, kernels: RafsKernels, fail: Fail, sha256: ReturnType<RafsKernels["hasher"]>, layer: number | undefined): Promise<NydusBlob> {
+async function checkBlob(info: BlobInfo, range: BlobRange, check: BlobCheck, layer: number | undefined): Promise<NydusBlob> {
+  const { kernels, fail, sha256 } = check;
   const blobId = info.blobId;
   const where = { part: "blob" as const, blobId, ...(layer === undefined ? {} : { layer }) };
-  const actual = await sha256Of(range, sha256);
-  if (actual !== blobId) fail({ ...where, check: "blob-id", message: `blob ${blobId} has sha256 ${actual}` });
   // 0 means unrecorded (RAFS v5 without the extended blob table).
   if (info.compressedSize !== 0 && info.compressedSize !== range.size) {
     fail({ ...where, check: "blob-size", message: `blob ${blobId} is ${range.size} bytes, the bootstrap says ${info.compressedSize}` });
@@ -235,26 +257,29 @@ async function checkBlob(info: BlobInfo, range: BlobRange, kernels: RafsKernels,
     }
   }
 
-  let blob: NydusBlob;
+  let blob: NydusBlob | undefined;
   try {
-    blob = await openBlob(range, { info, codec: kernels.codec });
+    blob = await openBlob(windowed(range), { info, codec: kernels.codec });
   } catch (e) {
     if (!isStrataError(e)) throw e;
     fail({ ...where, check: "blob-structure", message: e.message, code: e.code, section: sectionOf(e), offset: e.details.offset as number | undefined });
-    // Chunks can still be read where the bootstrap says they are, without the blob's own tables.
-    return rawBlob(info, range);
   }
+  // image.blob's digest covers the chunk data and the tar header after it: a prefix of the blob,
+  // hashed in the same pass as the whole blob.
+  const dataEntry = blob?.toc?.find((e) => e.name === BlobSection.DATA);
+  const [whole, data] = await hashBlob(range, dataEntry && dataEntry.compressedSize + TAR_HEADER_SIZE, check);
+  if (whole !== blobId) fail({ ...where, check: "blob-id", message: `blob ${blobId} has sha256 ${whole}` });
+  // Without its own tables, chunks can still be read where the bootstrap says they are.
+  if (!blob) return rawBlob(info, range);
 
   if (!blob.toc && meta.tocSize > 0) {
     fail({ ...where, check: "blob-structure", section: BlobSection.TOC, message: `blob ${blobId}: the bootstrap records a ToC of ${meta.tocSize} bytes, the blob has none` });
   }
   for (const entry of blob.toc ?? []) {
     try {
-      // image.blob's digest covers the chunk data and the tar header after it.
-      const digest =
-        entry.name === BlobSection.DATA ? await sha256Of(range, sha256, entry.compressedSize + TAR_HEADER_SIZE) : await blob.section(entry.name).then((data) => data && hex(sha256.digest(data)));
+      const digest = entry === dataEntry ? data : await blob.section(entry.name).then((bytes) => bytes && hex(sha256.digest(bytes)));
       if (digest !== undefined && digest !== hex(entry.digest)) {
-        fail({ ...where, check: "section-digest", section: entry.name, offset: entry.name === BlobSection.DATA ? 0 : entry.compressedOffset, message: `blob ${blobId}: section ${entry.name} does not match its ToC digest` });
+        fail({ ...where, check: "section-digest", section: entry.name, offset: entry === dataEntry ? 0 : entry.compressedOffset, message: `blob ${blobId}: section ${entry.name} does not match its ToC digest` });
       }
     } catch (e) {
       if (!isStrataError(e)) throw e;
@@ -265,6 +290,45 @@ async function checkBlob(info: BlobInfo, range: BlobRange, kernels: RafsKernels,
     fail({ ...where, check: "chunk-count", section: BlobSection.META, message: `blob ${blobId}: compression table has ${blob.table.length} chunks, the bootstrap says ${info.chunkCount}` });
   }
   return blob;
+}
+
+const HASH_PIECE = 4 << 20;
+
+/** Hex sha256 of the whole blob and of its first `prefix` bytes: one pass with two streams, else two passes. */
+async function hashBlob(range: BlobRange, prefix: number | undefined, check: BlobCheck): Promise<[string, string | undefined]> {
+  if (!check.streams) {
+    return [await sha256Of(range, check.sha256), prefix === undefined ? undefined : await sha256Of(range, check.sha256, prefix)];
+  }
+  const [whole, head] = check.streams;
+  whole.init();
+  head.init();
+  const stop = Math.min(prefix ?? 0, range.size);
+  for (let at = 0; at < range.size; at += HASH_PIECE) {
+    const piece = await range.read(at, Math.min(HASH_PIECE, range.size - at));
+    whole.update(piece);
+    if (at < stop) head.update(piece.subarray(0, stop - at));
+  }
+  return [hex(whole.final()), prefix === undefined ? undefined : hex(head.final())];
+}
+
+const WINDOW = 8 << 20;
+
+/** Reads through an 8 MiB window: chunks read in offset order cost one read per window, not one each. */
+function windowed(range: BlobRange): BlobRange {
+  let start = 0;
+  let bytes: Uint8Array = new Uint8Array(0);
+  return {
+    size: range.size,
+    stream: () => range.stream(),
+    async read(offset, length) {
+      if (length > WINDOW) return range.read(offset, length);
+      if (offset < start || offset + length > start + bytes.length) {
+        start = offset;
+        bytes = await range.read(offset, Math.min(WINDOW, range.size - offset));
+      }
+      return bytes.subarray(offset - start, offset - start + length);
+    },
+  };
 }
 
 /** Reads chunks at the offsets the bootstrap gives, for blobs whose own metadata is damaged. */
