@@ -53,7 +53,7 @@ export default async function convertBench(): Promise<BenchCase[]> {
           const source = await openOciLayout(ports.files!, dir, { kernels: ociKernels(ports) });
           const dest = await LayoutWriter.open(join(out, `${name}-${run++}`), ports.output!, ports.files!, { sha256: () => createStreamingSha256(ports) });
           const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
-          const result = await convert(source, dest, "bench", { digester, sha256, codec }, options);
+          const result = await convert(source, dest, "bench", { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, options);
           outputBytes = result.stats.outputBytes;
         } finally {
           clearInterval(sampler);

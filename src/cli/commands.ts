@@ -65,7 +65,7 @@ const convertCommand: Command = {
     const source = await openImage(ports, src, { kernels: ociKernels(ports), platform: args.values.get("platform") });
     const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
     const dest = await LayoutWriter.open(target.path, output, files, { sha256: () => createStreamingSha256(ports) });
-    const result = await convert(source, dest, target.tag, { digester, sha256, codec }, options);
+    const result = await convert(source, dest, target.tag, { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, options);
     const seconds = (performance.now() - started) / 1000;
     const s = result.stats;
     if (args.flags.has("json")) {

@@ -7,6 +7,7 @@
 import type { Inode } from "../fs/inode.js";
 import { compareNames } from "../fs/inode.js";
 import type { ChunkCodec, Hasher } from "../kernels/kernel.js";
+import type { StreamingSha256 } from "../kernels/sha256.js";
 import type { BlobUpload, LayoutWriter } from "../oci/layout-writer.js";
 import { flatten } from "../oci/flatten.js";
 import { MEDIA_TYPES, type Descriptor, type Image, type ImageManifest, type Platform } from "../oci/types.js";
@@ -28,6 +29,8 @@ export interface ConvertKernels {
   sha256: Hasher;
   /** undefined for compressor "none". */
   codec: ChunkCodec | undefined;
+  /** Streams for the blobs' data digests; createStreamingSha256 prefers the runtime's native SHA-256 (several times the kernel's speed). */
+  streamingSha256?: () => Promise<StreamingSha256>;
 }
 
 export interface ConvertResult {
@@ -69,6 +72,7 @@ export async function convert(source: Image, dest: LayoutWriter, tag: string | u
       compressor: options.compressor,
       digester: options.digester,
       sha256: kernels.sha256,
+      dataSha256: await kernels.streamingSha256?.(),
       sink: (bytes: Uint8Array) => upload.write(bytes),
     });
     return { writer, upload };

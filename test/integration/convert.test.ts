@@ -38,7 +38,7 @@ async function convertTo(source: Image, options: { compressor?: ChunkCompressor;
   const dir = join(work, `out-${counter++}`);
   const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createStreamingSha256(ports) });
   const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
-  const result = await convert(source, dest, "nydus", { digester, sha256, codec }, resolved);
+  const result = await convert(source, dest, "nydus", { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, resolved);
   return { dir, out: await readNydusLayout(dir, "nydus"), stats: result.stats };
 }
 
@@ -140,7 +140,7 @@ describe("manifest options", () => {
     const dir = join(work, "merged");
     const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createStreamingSha256(ports) });
     const [digester, sha256, codec] = await Promise.all([hasherFor(ports, "blake3"), createSha256(ports), chunkCodecFor(ports, "zstd")]);
-    const result = await convert(source, dest, "merged", { digester, sha256, codec }, resolved);
+    const result = await convert(source, dest, "merged", { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, resolved);
     const index = JSON.parse(readFileSync(join(dir, "blobs/sha256", result.index!.digest.slice(7)), "utf8"));
     expect(index.manifests).toHaveLength(2);
     expect(index.manifests[0].digest).toBe(await source.digest());
