@@ -3,8 +3,9 @@
  * bootstrap, plus the content: each blob's id (= its sha256), ToC and section digests, and every
  * chunk decompressed and hashed. The report lists every failure rather than stopping at the first.
  *
- * A blob whose sha256 differs from its id (the upstream fixture be7d77… is one) fails only the
- * "blob-id" check: its chunks and sections are still verified.
+ * A blob whose sha256 differs from its id (the upstream fixture be7d77… is one) is a failure, not
+ * a warning (a registry or nydusd fetching it by id would refuse it), of the "blob-id" check
+ * only: its ToC, sections and chunks are still verified and reported on their own.
  */
 import { type ErrorCode, isStrataError, StrataError } from "../errors.js";
 import { walk } from "../fs/inode.js";
@@ -24,6 +25,7 @@ export type VerifyPart = "manifest" | "config" | "bootstrap" | "blob" | "chunk";
 
 /** The checks, by name. */
 export type VerifyCheck =
+  | "config" // the config blob is readable, matches its digest and lists diff_ids
   | "diff-ids" // config diff_ids: one per layer
   | "diff-id" // a layer's diff_id
   | "layer-digest" // a layer's stored bytes against its descriptor
@@ -93,7 +95,8 @@ export async function verifyNydusImage(image: NydusImage, kernels: RafsKernels, 
   const counts = { layers: image.oci?.manifest.layers.length ?? 0, blobs: 0, files: 0, chunks: 0, chunksOk: 0 };
 
   for (const p of image.problems) {
-    fail({ part: p.part, check: p.part === "config" ? "diff-ids" : p.part === "bootstrap" ? "bootstrap" : "blob-missing", message: p.message, code: p.code, layer: p.layer, blobId: p.blobId });
+    const check = p.part === "config" ? "config" : p.part === "bootstrap" ? "bootstrap" : "blob-missing";
+    fail({ part: p.part, check, message: p.message, code: p.code, layer: p.layer, blobId: p.blobId });
   }
   progress({ phase: "manifest", done: 0, total: 1 });
   if (image.oci) checkManifest(image, fail);
