@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { nodeFilesPort } from "../../runtimes/node/files.js";
 import { nodeOutput } from "../../runtimes/node/output.js";
 import { convert } from "../../src/convert/convert.js";
-import { resolveOptions } from "../../src/convert/options.js";
+import { resolveOptions, type ConvertOptions } from "../../src/convert/options.js";
 import { chunkCodecFor, hasherFor } from "../../src/kernels/index.js";
 import { createSha256 } from "../../src/kernels/sha256.js";
 import { LayoutWriter } from "../../src/oci/layout-writer.js";
@@ -336,12 +336,31 @@ it("a --merge-platform layout: the tag names an index, and the Nydus manifest in
   }
 });
 
+describe("converted with every compressor and digester", () => {
+  const cases = (["none", "lz4_block", "zstd"] as const).flatMap((compressor) => (["blake3", "sha256"] as const).map((digester) => [compressor, digester] as const));
+  it.each(cases)("%s chunks, %s digests: verifies OK, every chunk", async (compressor, digester) => {
+    const dir = mkdtempSync(join(tmpdir(), "strata-nydus-codecs-"));
+    try {
+      await convertInto(dir, { compressor, digester, seed: 7 });
+      const image = await openNydus({ ...ports, files }, `oci:${dir}`, { kernels: oci });
+      expect(image.rafs).toMatchObject({ compressor, digester });
+      const report = await verifyNydusImage(image, kernels);
+      expect(report.failures).toEqual([]);
+      expect(report.counts.chunksOk).toBe(report.counts.chunks);
+      expect(report.counts.chunks).toBeGreaterThan(10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 /** Converts a generated image (small chunks, so files span several) into the layout `dir`, tag "latest". */
-async function convertInto(dir: string, options: { mergePlatform?: boolean } = {}): Promise<void> {
+async function convertInto(dir: string, options: ConvertOptions & { seed?: number } = {}): Promise<void> {
   const ociKernels = (await testKernels()).kernels;
-  const source = await randomLayout(ociKernels, { seed: 42, layers: 3, entries: 30 });
+  const source = await randomLayout(ociKernels, { seed: options.seed ?? 42, layers: 3, entries: 30 });
   const image = await openOciLayout(memoryFilesPort("/src", source.files), "/src", { kernels: ociKernels });
-  const resolved = resolveOptions({ chunkSize: 4096, compressor: "zstd", ...options }, ["none", "lz4_block", "zstd"], "zstd");
+  const { seed: _seed, ...convertOptions } = options;
+  const resolved = resolveOptions({ chunkSize: 4096, compressor: "zstd", ...convertOptions }, ["none", "lz4_block", "zstd"], "zstd");
   const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createSha256(ports) });
   const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
   await convert(image, dest, "latest", { digester, sha256, codec }, resolved);
