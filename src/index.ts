@@ -1,5 +1,34 @@
 // Public API of the runtime-free core. Runtime adapters re-export this with their ports bound.
 export { ERROR_CODES, StrataError, isStrataError, type ErrorCode } from "./errors.js";
-export type { KernelName, KernelVariant, NativeSha256, Ports, WasmPort } from "./ports.js";
-export type { ByteTransform, Hasher, Kernel, Sink } from "./kernels/kernel.js";
+export type { FilesPort, KernelName, KernelVariant, NativeSha256, OutputPort, PendingFile, Ports, WasmPort } from "./ports.js";
+
+// Kernels: one shape (init/update/final) for hashers, chunkers and codecs.
+export type { ByteTransform, Chunker, ChunkCodec, Hasher, Kernel, Sink } from "./kernels/kernel.js";
 export { toTransformStream, transformAll } from "./kernels/stream.js";
+export { createBlake3, type Blake3Options } from "./kernels/blake3.js";
+export { createSha256, createStreamingSha256, type StreamingSha256 } from "./kernels/sha256.js";
+export { createFastCdc, createFixedChunker, type FastCdcOptions } from "./kernels/chunker.js";
+export { createInflate, type InflateOptions } from "./kernels/inflate.js";
+export { createZstdDecoder, createZstdChunkDecoder } from "./kernels/zstd.js";
+export { createZstdEncoder, createZstdCompressor } from "./kernels/zstdenc.js";
+export { createLz4 } from "./kernels/lz4.js";
+export { chunkCodecFor, hasherFor, rafsKernels } from "./kernels/index.js";
+
+// OCI sources and destinations.
+export type { Descriptor, Image, ImageConfig, ImageManifest, Layer } from "./oci/types.js";
+export { openImage, type OpenOptions } from "./oci/open.js";
+export { ociKernels } from "./oci/kernels.js";
+export { flatten } from "./oci/flatten.js";
+export { inspectImage, type InspectEntry } from "./oci/inspect.js";
+export { LayoutWriter } from "./oci/layout-writer.js";
+export { memoryFiles } from "./ports-memory.js";
+
+// Nydus RAFS: conversion, reading, verification.
+export { convert, type ConvertKernels, type ConvertResult } from "./convert/convert.js";
+export { resolveOptions, type ConvertOptions } from "./convert/options.js";
+export { parseBootstrap, verifyBootstrap } from "./rafs/bootstrap.js";
+export { openBlob } from "./rafs/blob-reader.js";
+export { readFile, readFileStream } from "./rafs/read.js";
+export type { BlobInfo, ChunkInfo, RafsImage, RafsInode } from "./rafs/types.js";
+export { openNydus, openNydusImage } from "./nydus/image.js";
+export { verifyNydusImage, type VerifyReport } from "./nydus/verify.js";
