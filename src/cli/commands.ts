@@ -2,14 +2,17 @@
 import { convert } from "../convert/convert.js";
 import { parseSize, resolveOptions, type ChunkCompressor } from "../convert/options.js";
 import { StrataError } from "../errors.js";
-import { chunkCodecFor, hasherFor } from "../kernels/index.js";
+import { chunkCodecFor, hasherFor, rafsKernels } from "../kernels/index.js";
 import { ociKernels } from "../oci/kernels.js";
 import { createSha256, createStreamingSha256 } from "../kernels/sha256.js";
-import { inspectImage } from "../oci/inspect.js";
+import { inspectImage, type InspectEntry } from "../oci/inspect.js";
+import { openNydus } from "../nydus/image.js";
+import { inspectNydusImage, type NydusInspection } from "../nydus/inspect.js";
+import { verifyNydusImage, type VerifyProgress } from "../nydus/verify.js";
+import { Annotation, type DigesterName } from "../rafs/layout.js";
 import { LayoutWriter } from "../oci/layout-writer.js";
 import { openImage } from "../oci/open.js";
 import { parseReference } from "../oci/reference.js";
-import type { DigesterName } from "../rafs/layout.js";
 import { Exit, positionals, type CliContext, type Command } from "./main.js";
 
 /** Compressors this build can write; zstd is the default, as in Nydus. */
@@ -87,31 +90,97 @@ const convertCommand: Command = {
 };
 
 const inspectCommand: Command = {
-  summary: "list the flattened tree of an OCI image (path, type, mode, owner, size, sha256, link target)",
-  usage: "SRC",
+  summary: "show an image: for Nydus images the layers, blobs, chunks and dedup; for OCI images the flattened tree",
+  usage: "SRC [PATH]   (SRC: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or a bare bootstrap file)",
   options: {
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
+    "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
+    "no-chunks": { kind: "flag", describe: "leave per-file chunk lists out" },
     json: { kind: "flag", describe: "print JSON" },
   },
   async run(args, ctx) {
-    const [src] = positionals(args, 1, "SRC");
-    const image = await openImage(ctx.ports, src!, { kernels: ociKernels(ctx.ports), platform: args.values.get("platform") });
-    const rows = await inspectImage(image, ociKernels(ctx.ports));
+    if (args.positionals.length < 1 || args.positionals.length > 2) throw new StrataError("INVALID_ARGUMENT", "expected SRC [PATH]");
+    const [src, path] = args.positionals as [string, string | undefined];
+    const { ports } = ctx;
+    const kernels = ociKernels(ports);
+    const platform = args.values.get("platform");
+    if (await isNydus(ctx, src, platform)) {
+      const image = await openNydus(ports, src, { kernels, platform, blobsDir: args.values.get("blobs-dir") });
+      const report = inspectNydusImage(image, { path, chunks: !args.flags.has("no-chunks") });
+      if (args.flags.has("json")) ctx.stdout(JSON.stringify(report) + "\n");
+      else ctx.stdout(describeNydus(report));
+      return Exit.OK;
+    }
+    const image = await openImage(ports, src, { kernels, platform });
+    let rows = await inspectImage(image, kernels);
+    if (path !== undefined) rows = rows.filter((r) => r.path === path || r.path.startsWith(`${path.replace(/\/+$/, "")}/`));
+    if (path !== undefined && rows.length === 0) throw new StrataError("NOT_FOUND", `no ${path} in ${src}`, { path });
     if (args.flags.has("json")) {
       ctx.stdout(JSON.stringify({ warnings: image.warnings, entries: rows }) + "\n");
       return Exit.OK;
     }
     for (const w of image.warnings) ctx.stderr(`warning: ${w}\n`);
-    for (const r of rows) {
-      const mode = r.mode.toString(8).padStart(4, "0");
-      const link = r.target !== undefined ? ` -> ${r.target}` : r.linkTo ? ` => ${r.linkTo}` : "";
-      ctx.stdout(`${r.type.padEnd(8)} ${mode} ${String(r.uid).padStart(5)}:${String(r.gid).padEnd(5)} ${String(r.size).padStart(10)} ${r.path}${link}\n`);
-    }
+    for (const r of rows) ctx.stdout(treeLine(r));
     return Exit.OK;
+  },
+};
+
+/** Whether SRC names a Nydus image: a bare bootstrap file, or a manifest whose last layer is a Nydus bootstrap. */
+async function isNydus(ctx: CliContext, src: string, platform: string | undefined): Promise<boolean> {
+  if (!/^(oci|oci-archive|docker-archive):/.test(src)) return true;
+  const image = await openImage(ctx.ports, src, { kernels: ociKernels(ctx.ports), platform }).catch(() => undefined);
+  if (!image) return src.startsWith("oci:"); // a merged-platform index: openNydus picks the Nydus manifest
+  const last = (await image.manifest()).layers.at(-1);
+  return last?.annotations?.[Annotation.NYDUS_BOOTSTRAP] === "true";
+}
+
+function treeLine(r: InspectEntry): string {
+  const mode = r.mode.toString(8).padStart(4, "0");
+  const link = r.target !== undefined ? ` -> ${r.target}` : r.linkTo ? ` => ${r.linkTo}` : "";
+  return `${r.type.padEnd(8)} ${mode} ${String(r.uid).padStart(5)}:${String(r.gid).padEnd(5)} ${String(r.size).padStart(10)} ${r.path}${link}\n`;
+}
+
+function describeNydus(report: NydusInspection): string {
+  const lines = [`${report.name}`];
+  for (const b of report.blobs) lines.push(`  blob ${b.blobId}  ${mib(b.storedSize ?? b.compressedSize)}  ${b.chunkCount} chunks`);
+  const c = report.chunks;
+  lines.push(`  chunks ${c.references} references, ${c.distinct} distinct, ${c.deduplicated} deduplicated (${mib(c.deduplicatedBytes)})`);
+  for (const r of report.tree) lines.push(treeLine(r).trimEnd());
+  return lines.join("\n") + "\n";
+}
+
+const verifyCommand: Command = {
+  summary: "verify a Nydus image: manifest rules, bootstrap structure, blob ToC and sections, blob ids, every chunk digest",
+  usage: "IMAGE   (oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or a bare bootstrap file)",
+  options: {
+    platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
+    "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
+    json: { kind: "flag", describe: "print the report as JSON" },
+  },
+  async run(args, ctx) {
+    const [src] = positionals(args, 1, "IMAGE");
+    const { ports } = ctx;
+    const kernels = ociKernels(ports);
+    const image = await openNydus(ports, src!, { kernels, platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir") });
+    const onProgress = ctx.isTTY && !args.flags.has("json") ? (p: VerifyProgress) => ctx.stderr(`\r${p.phase} ${p.done}/${p.total}\x1b[K`) : undefined;
+    const report = await verifyNydusImage(image, await rafsKernels(ports), { sha256: kernels.sha256, onProgress });
+    if (onProgress) ctx.stderr("\r\x1b[K");
+    if (args.flags.has("json")) {
+      ctx.stdout(JSON.stringify(report) + "\n");
+    } else {
+      const n = report.counts;
+      ctx.stdout(`${report.ok ? "OK" : "FAILED"} ${src}: ${n.layers} layers, ${n.blobs} blobs, ${n.files} files, ${n.chunksOk}/${n.chunks} chunks verified\n`);
+      for (const f of report.failures) {
+        const where = [f.layer !== undefined ? `layer ${f.layer}` : "", f.blobId ? `blob ${f.blobId}` : "", f.section ?? "", f.path ?? "", f.chunk !== undefined ? `chunk ${f.chunk}` : "", f.offset !== undefined ? `offset ${f.offset}` : ""].filter(Boolean).join(", ");
+        ctx.stdout(`  ${f.part}/${f.check}: ${f.message}${where ? ` (${where})` : ""}\n`);
+      }
+    }
+    return report.ok ? Exit.OK : Exit.CHECK_FAILED;
   },
 };
 
 export const commands: Record<string, Command> = {
   convert: convertCommand,
   inspect: inspectCommand,
+  verify: verifyCommand,
 };

@@ -1,6 +1,6 @@
 // The `strata` command as users run it: bin/strata.js over the compiled dist/ (npm's prepare step).
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
@@ -64,4 +64,32 @@ test("inspect lists the flattened tree", () => {
   const { entries } = JSON.parse(r.stdout);
   expect(entries[0]).toMatchObject({ path: "/", type: "dir" });
   expect(entries.some((e: { type: string }) => e.type === "file")).toBe(true);
+});
+
+test("verify passes a converted image (exit 0) and names a flipped blob byte (exit 1)", () => {
+  const out = `${work}/verify`;
+  expect(strata("convert", `oci:${src}:latest`, `oci:${out}:v1`).code).toBe(0);
+  const ok = strata("verify", `oci:${out}:v1`, "--json");
+  expect(ok.code, ok.stdout + ok.stderr).toBe(0);
+  expect(JSON.parse(ok.stdout).ok).toBe(true);
+  const manifest = JSON.parse(execFileSync(process.execPath, ["-e", `
+    const fs = require("fs"); const idx = JSON.parse(fs.readFileSync("${out}/index.json"));
+    const m = idx.manifests.find((d) => d.annotations["org.opencontainers.image.ref.name"] === "v1");
+    process.stdout.write(fs.readFileSync("${out}/blobs/sha256/" + m.digest.slice(7)));`]).toString());
+  const blob = join(out, "blobs/sha256", manifest.layers[0].digest.slice(7));
+  const bytes = readFileSync(blob);
+  bytes[10] ^= 0x40;
+  writeFileSync(blob, bytes);
+  const bad = strata("verify", `oci:${out}:v1`, "--json");
+  expect(bad.code).toBe(1);
+  const report = JSON.parse(bad.stdout);
+  expect(report.ok).toBe(false);
+  expect(report.failures.some((f: { blobId?: string }) => f.blobId === manifest.layers[0].digest.slice(7))).toBe(true);
+});
+
+test("verify reads Nydus's own fixtures (bootstrap + blobs directory)", () => {
+  const fixtures = join(root, "../shared/fixtures/nydus/tests/texture/repeatable");
+  const r = strata("verify", join(fixtures, "sha256-nocompress-repeatable"), "--blobs-dir", join(fixtures, "blobs"));
+  expect(r.code, r.stdout + r.stderr).toBe(0);
+  expect(r.stdout).toMatch(/^OK .* 29\/29 chunks verified/);
 });
