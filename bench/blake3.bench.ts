@@ -1,24 +1,14 @@
 // BLAKE3: strata's wasm kernel vs hash-wasm (C compiled to wasm) and blake3-jit (JS + runtime
 // wasm SIMD), on the same random buffers: one 64 MiB input, 64 × 1 MiB inputs, 4096 × 4 KiB.
-import { webcrypto } from "node:crypto";
 import { createHasher as createJitHasher, hash as jitHash } from "blake3-jit";
 import { createBLAKE3 } from "hash-wasm";
 import { createBlake3 } from "../src/kernels/blake3.js";
 import { ports } from "../test/helpers/kernels.js";
+import { MiB, pieces, randomBuffer } from "./data.js";
 import type { BenchCase } from "./harness.js";
 
-const MiB = 1 << 20;
 
-function randomBuffer(size: number): Uint8Array {
-  const data = new Uint8Array(size);
-  for (let at = 0; at < size; at += 65536) webcrypto.getRandomValues(data.subarray(at, at + 65536));
-  return data;
-}
 
-/** Pieces of `size` bytes covering `data`. */
-function pieces(data: Uint8Array, size: number): Uint8Array[] {
-  return Array.from({ length: data.length / size }, (_, i) => data.subarray(i * size, (i + 1) * size));
-}
 
 export default async function blake3Bench(): Promise<BenchCase[]> {
   const big = randomBuffer(64 * MiB);

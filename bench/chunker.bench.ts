@@ -1,18 +1,12 @@
 // FastCDC: strata's wasm kernel vs a speed-minded plain TypeScript FastCDC with the same cut
 // rules, on the same 64 MiB of random data, at the default sizes (16/64/256 KiB) and small ones.
-import { webcrypto } from "node:crypto";
 import { createFastCdc, FASTCDC_DEFAULTS } from "../src/kernels/chunker.js";
 import { ports } from "../test/helpers/kernels.js";
 import { plainFastCdc } from "./fastcdc-plain.js";
+import { MiB, randomBuffer } from "./data.js";
 import type { BenchCase } from "./harness.js";
 
-const MiB = 1 << 20;
 
-function randomBuffer(size: number): Uint8Array {
-  const data = new Uint8Array(size);
-  for (let at = 0; at < size; at += 65536) webcrypto.getRandomValues(data.subarray(at, at + 65536));
-  return data;
-}
 
 export default async function chunkerBench(): Promise<BenchCase[]> {
   const data = randomBuffer(64 * MiB);

@@ -1,28 +1,17 @@
 // lz4_block chunks: strata's wasm codec vs lz4js (pure JS) on the same 1 MiB chunks.
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { gunzipSync } from "node:zlib";
 // @ts-expect-error lz4js ships no types
 import * as lz4js from "lz4js";
 import { createLz4 } from "../src/kernels/lz4.js";
 import { ports } from "../test/helpers/kernels.js";
+import { baseLayerTar, MiB } from "./data.js";
 import type { BenchCase } from "./harness.js";
 
-const MiB = 1 << 20;
 const CHUNKS = 8;
 
 /** 8 MiB of a real layer tar when the corpus exists, else a generated text + binary mix. */
 function corpus(): { data: Uint8Array; source: string } {
-  const blobs = "/tmp/corpus/images/base/blobs/sha256";
-  if (existsSync(blobs)) {
-    const largest = readdirSync(blobs)
-      .map((f) => join(blobs, f))
-      .sort((a, b) => statSync(b).size - statSync(a).size)[0];
-    if (largest) {
-      const tar = gunzipSync(readFileSync(largest));
-      if (tar.length >= CHUNKS * MiB) return { data: new Uint8Array(tar.buffer, tar.byteOffset, CHUNKS * MiB), source: "base layer tar" };
-    }
-  }
+  const tar = baseLayerTar(CHUNKS * MiB);
+  if (tar) return { data: tar, source: "base layer tar" };
   const data = new Uint8Array(CHUNKS * MiB);
   const words = new TextEncoder().encode("usr lib share bin etc the of and config layer image 0123456789 {}:;\n");
   let x = 1;

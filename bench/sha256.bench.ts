@@ -5,20 +5,11 @@ import { createHash, webcrypto } from "node:crypto";
 import { createSHA256 } from "hash-wasm";
 import { createSha256 } from "../src/kernels/sha256.js";
 import { ports } from "../test/helpers/kernels.js";
+import { MiB, pieces, randomBuffer } from "./data.js";
 import type { BenchCase } from "./harness.js";
 
-const MiB = 1 << 20;
 
-function randomBuffer(size: number): Uint8Array {
-  const data = new Uint8Array(size);
-  for (let at = 0; at < size; at += 65536) webcrypto.getRandomValues(data.subarray(at, at + 65536));
-  return data;
-}
 
-/** Pieces of `size` bytes covering `data`. */
-function pieces(data: Uint8Array, size: number): Uint8Array[] {
-  return Array.from({ length: data.length / size }, (_, i) => data.subarray(i * size, (i + 1) * size));
-}
 
 export default async function sha256Bench(): Promise<BenchCase[]> {
   const big = randomBuffer(64 * MiB);
