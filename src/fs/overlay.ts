@@ -212,6 +212,11 @@ export class Overlay {
       if (!child) {
         if (!create) return undefined;
         child = newDirectory();
+        // As mkdir does on Linux (and so umoci and containerd): a setgid parent passes on its group and the bit.
+        if (dir.mode & 0o2000) {
+          child.mode |= 0o2000;
+          child.gid = dir.gid;
+        }
         dir.entries!.set(part, child);
         this.touch(childPath(currentPath(), part));
       }

@@ -1,6 +1,7 @@
 // validate(image): the consistency every OCI source must show, checked with node:crypto as the
 // independent oracle. testKernels(): the OCI kernels for tests (strata's own where they exist).
 import { createHash } from "node:crypto";
+import { closeSync, lstatSync, openSync, readdirSync, readFileSync, readlinkSync, readSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { expect } from "vitest";
 import type { OciKernels, StreamingSha256 } from "../../src/oci/decompress.js";
@@ -119,4 +120,48 @@ export async function validate(image: Image): Promise<{ layers: number; bytes: n
   }
   expect(await image.digest()).toMatch(/^sha256:[0-9a-f]{64}$/);
   return { layers: layers.length, bytes };
+}
+
+/** One row of a flattened tree, in the fields umoci's unpacked rootfs can be compared on. */
+export interface TreeRow {
+  path: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  sha256?: string;
+  target?: string;
+}
+
+/** The rows of an unpacked rootfs on disk (lstat, file contents hashed), sorted by path bytes. */
+export function diskTree(root: string): TreeRow[] {
+  const rows: TreeRow[] = [];
+  const typeOf = (mode: number) =>
+    ({ 0o100000: "file", 0o040000: "dir", 0o120000: "symlink", 0o020000: "chardev", 0o060000: "blockdev", 0o010000: "fifo", 0o140000: "socket" })[mode & 0o170000]!;
+  const visit = (rel: string) => {
+    const abs = rel === "/" ? root : root + rel;
+    const st = lstatSync(abs);
+    const type = typeOf(st.mode);
+    const row: TreeRow = { path: rel, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === "file" || type === "symlink" ? st.size : 0 };
+    if (type === "file") {
+      const h = createHash("sha256");
+      if (st.size < 8 << 20) h.update(readFileSync(abs));
+      else {
+        const fd = openSync(abs, "r");
+        const buf = Buffer.alloc(1 << 20);
+        for (let n; (n = readSync(fd, buf)) > 0; ) h.update(buf.subarray(0, n));
+        closeSync(fd);
+      }
+      row.sha256 = h.digest("hex");
+    }
+    if (type === "symlink") row.target = readlinkSync(abs);
+    rows.push(row);
+    if (type === "dir") {
+      const names = readdirSync(abs).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      for (const n of names) visit(rel === "/" ? `/${n}` : `${rel}/${n}`);
+    }
+  };
+  visit("/");
+  return rows;
 }

@@ -1,0 +1,54 @@
+// The overlay merge against umoci as the oracle: random layouts (whiteouts, opaque dirs,
+// hardlinks across layers, type changes, implicit parents) unpacked by both must agree.
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import type { OciKernels } from "../../src/oci/decompress.js";
+import { inspectImage } from "../../src/oci/inspect.js";
+import { openImage } from "../../src/oci/open.js";
+import { memoryFilesPort, randomLayout } from "../../src/oci/random.js";
+import { ports } from "../helpers/kernels.js";
+import { writeLayout } from "../helpers/random-image.js";
+import { diskTree, testKernels } from "../helpers/validate.js";
+
+const umoci = (() => {
+  try {
+    return execFileSync("which", ["umoci"], { encoding: "utf8" }).trim();
+  } catch {
+    return undefined;
+  }
+})();
+const isRoot = process.getuid?.() === 0;
+
+let kernels: OciKernels;
+beforeAll(async () => {
+  kernels = (await testKernels()).kernels;
+});
+const tmp = mkdtempSync(join(tmpdir(), "strata-umoci-"));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+test.skipIf(!umoci || !isRoot)("random layouts flatten exactly as umoci unpacks them (umoci as root)", async () => {
+  const refused: number[] = [];
+  for (let seed = 100; seed < 124; seed++) {
+    const layout = await randomLayout(kernels, { seed, layers: 5, entries: 30, compression: seed % 2 ? "gzip" : "none" });
+    const dir = join(tmp, `l${seed}`);
+    writeLayout(dir, layout);
+    const out = join(tmp, `u${seed}`);
+    try {
+      execFileSync(umoci!, ["unpack", "--image", `${dir}:latest`, out], { stdio: "ignore" });
+    } catch {
+      // umoci refuses some generated hardlinks (to be investigated); those seeds are not compared.
+      refused.push(seed);
+      continue;
+    }
+    const image = await openImage({ ...ports, files: memoryFilesPort("/mem", layout.files) }, "oci:/mem", { kernels });
+    const ours = (await inspectImage(image, kernels)).map(({ path, type, mode, uid, gid, size, sha256, target }) => ({ path, type, mode, uid, gid, size, sha256, target }));
+    const theirs = diskTree(join(out, "rootfs"));
+    // umoci gives the rootfs directory its own metadata: compare the root by type only.
+    expect(ours[0]!.type).toBe("dir");
+    expect(ours.slice(1), `seed ${seed}`).toEqual(theirs.slice(1).map((r) => ({ sha256: undefined, target: undefined, ...r })));
+  }
+  expect(refused.length, `umoci refused seeds ${refused}`).toBeLessThanOrEqual(6);
+});
