@@ -1,5 +1,5 @@
 // The `strata` command for Node.
-import { commands } from "../../src/cli/commands.js";
+import { commands } from "../../src/cli/commands/index.js";
 import { runCli } from "../../src/cli/main.js";
 import { nodePorts } from "./index.js";
 

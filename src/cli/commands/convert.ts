@@ -1,0 +1,78 @@
+/** `strata convert SRC DST`. */
+import { convert } from "../../convert/convert.js";
+import { parseSize, resolveOptions, type ChunkCompressor } from "../../convert/options.js";
+import { StrataError } from "../../errors.js";
+import { chunkCodecFor, hasherFor } from "../../kernels/index.js";
+import { createSha256, createStreamingSha256 } from "../../kernels/sha256.js";
+import { ociKernels } from "../../oci/kernels.js";
+import { LayoutWriter } from "../../oci/layout-writer.js";
+import { openImage } from "../../oci/open.js";
+import { parseReference } from "../../oci/reference.js";
+import type { DigesterName } from "../../rafs/layout.js";
+import { Exit, positionals, type Command } from "../main.js";
+import { mib, needFiles } from "./shared.js";
+
+/** Compressors this build can write; zstd is the default, as in Nydus. */
+const COMPRESSORS: readonly ChunkCompressor[] = ["none", "lz4_block", "zstd"];
+const DEFAULT_COMPRESSOR: ChunkCompressor = "zstd";
+
+export const convertCommand: Command = {
+  summary: "convert an OCI v1 image into a Nydus RAFS v6 image",
+  usage: "SRC DST   (SRC: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG]; DST: oci:DIR[:TAG])",
+  options: {
+    "chunk-size": { kind: "string", describe: "chunk size, a power of two 4K..16M (default 1M)" },
+    compressor: { kind: "string", describe: "none | lz4_block | zstd (default zstd)" },
+    digester: { kind: "string", describe: "blake3 | sha256 (default blake3)" },
+    "prefetch-patterns": { kind: "string", describe: "file of absolute paths to put in the prefetch table" },
+    "merge-platform": { kind: "flag", describe: "write an index with the original and the Nydus manifest" },
+    "with-referrer": { kind: "flag", describe: "set the Nydus manifest's subject to the original" },
+    "single-blob": { kind: "flag", describe: "one blob for the whole image instead of one per layer" },
+    platform: { kind: "string", describe: "os/arch[/variant] to pick from an index (default linux/amd64)" },
+    json: { kind: "flag", describe: "print the summary as JSON" },
+  },
+  async run(args, ctx) {
+    const [src, dst] = positionals(args, 2, "SRC DST");
+    const options = resolveOptions(
+      {
+        chunkSize: args.values.has("chunk-size") ? parseSize(args.values.get("chunk-size")!) : undefined,
+        compressor: args.values.get("compressor") as ChunkCompressor | undefined,
+        digester: args.values.get("digester") as DigesterName | undefined,
+        singleBlob: args.flags.has("single-blob"),
+        mergePlatform: args.flags.has("merge-platform"),
+        withReferrer: args.flags.has("with-referrer"),
+      },
+      COMPRESSORS,
+      DEFAULT_COMPRESSOR,
+    );
+    const target = parseReference(dst);
+    if (target.transport !== "oci" || target.digest) throw new StrataError("INVALID_ARGUMENT", `destination must be oci:DIR[:TAG], got ${dst}`, { destination: dst });
+    const { files, output } = needFiles(ctx);
+    if (args.values.has("prefetch-patterns")) {
+      options.prefetchPatterns = new TextDecoder().decode(await files.readFile(args.values.get("prefetch-patterns")!)).split("\n");
+    }
+    const { ports } = ctx;
+    const started = performance.now();
+    const source = await openImage(ports, src, { kernels: ociKernels(ports), platform: args.values.get("platform") });
+    const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
+    const dest = await LayoutWriter.open(target.path, output, files, { sha256: () => createStreamingSha256(ports) });
+    const result = await convert(source, dest, target.tag, { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, options);
+    const seconds = (performance.now() - started) / 1000;
+    const s = result.stats;
+    if (args.flags.has("json")) {
+      ctx.stdout(JSON.stringify({ manifest: result.manifest, index: result.index, bootstrap: result.bootstrap, blobs: result.blobs, stats: s, seconds }) + "\n");
+    } else {
+      ctx.stdout(
+        [
+          `converted ${src} → ${dst} in ${seconds.toFixed(2)} s`,
+          `  input   ${mib(s.inputBytes)} in layers, ${mib(s.uncompressedBytes)} of file data in ${s.files} files`,
+          `  chunks  ${s.chunks} (${s.dedupedChunks} deduplicated, ${mib(s.dedupedBytes)} saved)`,
+          `  output  ${mib(s.outputBytes)}: ${result.blobs.length} blobs + bootstrap ${mib(result.bootstrap.size)}`,
+          `  manifest ${result.manifest.digest}`,
+          "",
+        ].join("\n"),
+      );
+    }
+    return Exit.OK;
+  },
+};
+

@@ -1,0 +1,14 @@
+/**
+ * The commands of the `strata` CLI, runtime-free: each runtime's entry point binds ports and
+ * streams. One file per command; register it here.
+ */
+import type { Command } from "../main.js";
+import { convertCommand } from "./convert.js";
+import { inspectCommand } from "./inspect.js";
+import { verifyCommand } from "./verify.js";
+
+export const commands: Record<string, Command> = {
+  convert: convertCommand,
+  inspect: inspectCommand,
+  verify: verifyCommand,
+};
