@@ -104,6 +104,9 @@ export class Overlay {
         else entries.set(name, this.updateDirectory(newDirectory(), entry));
         return undefined;
       case "hardlink": {
+        // Extractors remove what is at the path before linking, so a target inside (or equal to)
+        // the replaced entry is gone, as umoci and containerd find it.
+        entries.delete(name);
         const target = this.lookup(pathComponents(entry.linkname, `hardlink target of ${entry.path}`), entry);
         if (!target) {
           throw new StrataError("NOT_FOUND", `hardlink ${entry.path} in layer ${this.layer} points to missing ${entry.linkname}`, {

@@ -100,7 +100,8 @@ export async function randomLayout(kernels: Pick<OciKernels, "sha256">, options:
         if (files.length) {
           const target = pick(files);
           const path = freshPath();
-          if (path !== target && !blocked(model, path)) {
+          // Extractors remove what is at `path` before linking: the target must not be inside it.
+          if (path !== target && !target.startsWith(`${path}/`) && !blocked(model, path)) {
             entries.push({ path, type: "hardlink", linkname: target, mode: 0o644, ...common });
             settle(model, path, "file", removeTree);
             madeHere.add(path);

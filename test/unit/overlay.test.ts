@@ -120,6 +120,15 @@ describe("overlay merge", () => {
     await expect(merge([dir("d"), { path: "b", type: "hardlink", linkname: "d" }])).rejects.toMatchObject({ code: "TAR_CORRUPT" });
   });
 
+  test("a hardlink whose target its own replacement removes is NOT_FOUND, as umoci finds it", async () => {
+    // The path is cleared before linking: a directory holding the target, or the target itself.
+    await expect(merge([dir("d"), file("d/f")], [{ path: "d", type: "hardlink", linkname: "d/f" }])).rejects.toMatchObject({ code: "NOT_FOUND" });
+    await expect(merge([file("a")], [{ path: "a", type: "hardlink", linkname: "a" }])).rejects.toMatchObject({ code: "NOT_FOUND" });
+    // Replacing a name whose target is elsewhere still links.
+    const { tree } = await merge([file("a", "data"), file("b", "old")], [{ path: "b", type: "hardlink", linkname: "a" }]);
+    expect(tree["/b"]).toBe("file 644 data");
+  });
+
   test("parent paths through symlinks resolve inside the root", async () => {
     const { tree } = await merge(
       [dir("usr"), dir("usr/lib"), { path: "lib", type: "symlink", linkname: "usr/lib" }, { path: "abs", type: "symlink", linkname: "/../../usr" }],
