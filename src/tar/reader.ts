@@ -345,9 +345,25 @@ function header(
   return h;
 }
 
+function libarchiveXattr(key: string, raw: Uint8Array, offset: number): { key: string; value: Uint8Array } {
+  try {
+    const name = decodeURIComponent(key.slice("LIBARCHIVE.xattr.".length));
+    const text = atob(utf8.decode(raw).trim());
+    return { key: name, value: Uint8Array.from(text, (c) => c.charCodeAt(0)) };
+  } catch {
+    throw new StrataError("TAR_CORRUPT", `pax ${key} at offset ${offset} is not URL-encoded name = base64 value`, { offset });
+  }
+}
+
 function applyPax(h: TarHeader, key: string, raw: Uint8Array, offset: number): void {
   if (key.startsWith("SCHILY.xattr.")) {
     h.xattrs.set(key.slice("SCHILY.xattr.".length), raw);
+    return;
+  }
+  if (key.startsWith("LIBARCHIVE.xattr.")) {
+    // libarchive's form (URL-encoded name, base64 value); it writes SCHILY too, which wins.
+    const name = libarchiveXattr(key, raw, offset);
+    if (!h.xattrs.has(name.key)) h.xattrs.set(name.key, name.value);
     return;
   }
   if (key.startsWith("GNU.sparse.")) {

@@ -51,6 +51,14 @@ function paxEntry(records: Uint8Array, path = "f"): Uint8Array {
   return concat([x, records, tarPadding(records.length), tarHeader({ path, type: "file", size: 0 }), tarEnd()]);
 }
 
+/** One pax record "LEN key=value\n", LEN counting itself. */
+function paxRecord(key: string, value: string): string {
+  const body = ` ${key}=${value}\n`;
+  let len = body.length + 1;
+  while (String(len).length + body.length !== len) len++;
+  return `${len}${body}`;
+}
+
 const sample = writeTar([
   { path: "dir/", type: "dir" },
   { path: "dir/file", type: "file", data: enc.encode("hello world, ".repeat(100)) },
@@ -132,6 +140,20 @@ describe("hostile tar input", () => {
     await expectCode(concat([header("f", (b) => (b[156] = 0x51)), tarEnd()]), "UNSUPPORTED");
     await expectCode(concat([header("f", (b) => (b[156] = 0x53)), tarEnd()]), "UNSUPPORTED");
     await expectCode(paxEntry(enc.encode("22 GNU.sparse.major=1\n")), "UNSUPPORTED");
+  });
+
+  test("libarchive's LIBARCHIVE.xattr records decode (URL-encoded name, base64 value); SCHILY wins; bad base64 is TAR_CORRUPT", async () => {
+    const xattrsOf = async (records: string) => {
+      for await (const e of readTar(paxEntry(enc.encode(records)))) return e.xattrs;
+      throw new Error("no entry");
+    };
+    const both = await xattrsOf(
+      paxRecord("LIBARCHIVE.xattr.user.a%3Db", btoa("\x00\xffbin")) + paxRecord("LIBARCHIVE.xattr.user.c", btoa("lib")) + paxRecord("SCHILY.xattr.user.c", "schily"),
+    );
+    expect([...both.keys()].sort()).toEqual(["user.a=b", "user.c"]);
+    expect([...both.get("user.a=b")!]).toEqual([0, 0xff, 0x62, 0x69, 0x6e]);
+    expect(new TextDecoder().decode(both.get("user.c"))).toBe("schily");
+    await expectCode(paxEntry(enc.encode(paxRecord("LIBARCHIVE.xattr.user.x", "not base64!"))), "TAR_CORRUPT");
   });
 
   test("one zero block followed by a header is TAR_CORRUPT", async () => {
