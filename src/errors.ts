@@ -29,6 +29,10 @@ export const ERROR_CODES = {
   // RAFS bootstraps and blobs
   BAD_BOOTSTRAP: "a RAFS bootstrap is malformed",
   BAD_BLOB: "a Nydus blob or one of its sections is malformed",
+  // registries (docker://)
+  REGISTRY: "a registry refused a request or answered with something unexpected",
+  AUTH: "a registry asked for credentials that were missing or refused",
+  NETWORK: "a registry could not be reached, or the connection failed, after retries",
   // I/O through ports
   IO: "the runtime failed to read or write",
 } as const;

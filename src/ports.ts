@@ -53,8 +53,30 @@ export interface OutputPort {
   create(path: string): Promise<PendingFile>;
 }
 
+/**
+ * HTTP for the registry transport: the runtime's global fetch. Node's ignores HTTP(S)_PROXY;
+ * Deno's and Bun's honour them; browsers use the system's.
+ */
+export type FetchPort = (url: string, init?: RequestInit) => Promise<Response>;
+
+/**
+ * A content-addressed store of verified chunks shared across runs (and processes): keys are
+ * `[a-z0-9-]+` names derived from the content's digest. Readers re-verify what get() returns.
+ */
+export interface ChunkCachePort {
+  /** The bytes stored under `key`, or undefined when there are none. */
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** Stores `bytes` under `key` atomically: a concurrent get() sees all of them or nothing. */
+  put(key: string, bytes: Uint8Array): Promise<void>;
+}
+
 export interface Ports {
   wasm: WasmPort;
+  /** Opens (creating it if needed) the chunk cache in directory `dir`, where the runtime has files. */
+  chunkCache?: (dir: string) => Promise<ChunkCachePort>;
+  fetch?: FetchPort;
+  /** Environment variables where the runtime has them (DOCKER_CONFIG, HOME for the Docker auth file). */
+  env?: (name: string) => string | undefined;
   output?: OutputPort;
   sha256?: NativeSha256;
   files?: FilesPort;

@@ -27,5 +27,6 @@ export function browserWasmPort(base: string | URL): WasmPort {
 
 /** Ports for a page: kernels fetched from `wasmBase`. Browsers offer no streaming SHA-256 (the wasm kernel serves). */
 export function browserPorts(wasmBase: string | URL): Ports {
-  return { wasm: browserWasmPort(wasmBase) };
+  // Registries must allow the page's origin (CORS) for docker:// to work here.
+  return { wasm: browserWasmPort(wasmBase), fetch: (url, init) => fetch(url, init) };
 }

@@ -20,5 +20,6 @@ export const bunSha256: NativeSha256 = {
 
 /** Ports backed by node:fs (as Bun implements it), Bun.CryptoHasher and the wasm/ directory of this package. */
 export function bunPorts(): Ports {
-  return { wasm: bunWasmPort(), files: nodeFilesPort(), output: nodeOutput, sha256: bunSha256 };
+  // Bun's fetch honours HTTP(S)_PROXY and NO_PROXY.
+  return { wasm: bunWasmPort(), files: nodeFilesPort(), output: nodeOutput, sha256: bunSha256, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name] };
 }

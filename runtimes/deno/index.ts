@@ -21,5 +21,14 @@ export const denoSha256: NativeSha256 = {
 
 /** Ports backed by Deno's file APIs, its native SHA-256 and the wasm/ directory of this package. */
 export function denoPorts(): Ports {
-  return { wasm: denoWasmPort(), files: denoFilesPort(), output: denoOutput, sha256: denoSha256 };
+  // Deno's fetch honours HTTP(S)_PROXY and NO_PROXY; env needs --allow-env (without it, none is read).
+  return { wasm: denoWasmPort(), files: denoFilesPort(), output: denoOutput, sha256: denoSha256, fetch: (url, init) => fetch(url, init), env: denoEnv };
+}
+
+function denoEnv(name: string): string | undefined {
+  try {
+    return Deno.env.get(name);
+  } catch {
+    return undefined;
+  }
 }

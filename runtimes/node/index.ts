@@ -9,5 +9,6 @@ export * from "../../src/index.js";
 
 /** Ports backed by node:fs, node:crypto and the wasm/ directory of this package. */
 export function nodePorts(): Ports {
-  return { wasm: nodeWasmPort(), files: nodeFilesPort(), output: nodeOutput, sha256: nodeSha256 };
+  // Node 20's fetch ignores HTTP(S)_PROXY and NO_PROXY: registries are reached directly.
+  return { wasm: nodeWasmPort(), files: nodeFilesPort(), output: nodeOutput, sha256: nodeSha256, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name] };
 }

@@ -11,5 +11,5 @@ export type { WasmModules } from "./wasm.js";
 
 /** Ports over the kernels the Worker imported as CompiledWasm modules, plus crypto.DigestStream. */
 export function workersPorts(modules: WasmModules): Ports {
-  return { wasm: workersWasmPort(modules), sha256: workersSha256 };
+  return { wasm: workersWasmPort(modules), sha256: workersSha256, fetch: (url, init) => fetch(url, init) };
 }

@@ -16,7 +16,9 @@ import { directoryStore, openOciLayout, readLayoutIndex, type LayoutOptions } fr
 import { MEDIA_TYPES, type Descriptor, type Image, type ImageManifest } from "../oci/types.js";
 import { hex, verifyBytes } from "../oci/verify.js";
 import { openImage } from "../oci/open.js";
-import { parseReference } from "../oci/reference.js";
+import { parseReference, parseRegistryReference } from "../oci/reference.js";
+import type { RegistryOptions } from "../registry/client.js";
+import { openRegistry } from "../registry/store.js";
 import type { FilesPort, Ports } from "../ports.js";
 import { openBlob, type NydusBlob } from "../rafs/blob-reader.js";
 import { type BootstrapProblem, verifyBootstrap } from "../rafs/bootstrap.js";
@@ -203,14 +205,20 @@ export interface OpenNydusSourceOptions {
   blobsDir?: string;
   /** os/arch[/variant] for multi-platform indexes. */
   platform?: string;
+  /** For docker:// references: TLS, credentials, mirrors, retries. */
+  registry?: RegistryOptions;
 }
 
 /**
  * A Nydus image by name, for the CLI: `oci:DIR[:TAG|@DIGEST]` with random access to blob
- * files, `oci-archive:` and `docker-archive:` through their layer streams (blobs held in memory),
+ * files, `docker://HOST/REPO[:TAG|@DIGEST]` with HTTP Range access to blobs, `oci-archive:` and `docker-archive:` through their layer streams (blobs held in memory),
  * or else a path to a bare bootstrap file whose blobs are in `blobsDir`.
  */
 export async function openNydus(ports: Ports, source: string, options: OpenNydusSourceOptions): Promise<NydusImage> {
+  if (source.startsWith("docker://")) {
+    const { image, store } = await openRegistry(ports, parseRegistryReference(source), { ...options, preferNydus: true });
+    return openNydusImage(image, { kernels: options.kernels, store, name: source });
+  }
   const files = ports.files;
   if (!files) throw new StrataError("INVALID_ARGUMENT", `opening ${source} needs a files port from the runtime`);
   if (!/^(oci|oci-archive|docker-archive):/.test(source)) {
