@@ -4,6 +4,7 @@
  * image and compressed into that layer's blob (as nydusify does). The merged tree becomes one
  * bootstrap, stored as the last layer. Output goes through temporary names; the tag moves last.
  */
+import { emitTree, type EventSink } from "../events.js";
 import type { Inode } from "../fs/inode.js";
 import { compareNames } from "../fs/inode.js";
 import type { ChunkCodec, Hasher } from "../kernels/kernel.js";
@@ -51,7 +52,8 @@ interface OpenBlob {
   upload: BlobUpload;
 }
 
-export async function convert(source: Image, dest: LayoutWriter, tag: string | undefined, kernels: ConvertKernels, options: ResolvedOptions): Promise<ConvertResult> {
+/** `events`: blob events as blobs finish, then file and chunk events for the merged tree (src/events.ts). */
+export async function convert(source: Image, dest: LayoutWriter, tag: string | undefined, kernels: ConvertKernels, options: ResolvedOptions & { events?: EventSink }): Promise<ConvertResult> {
   const manifest = await source.manifest();
   const config = await source.config();
   const layers = await source.layers();
@@ -62,6 +64,9 @@ export async function convert(source: Image, dest: LayoutWriter, tag: string | u
   let current: OpenBlob | undefined;
   let currentLayer = -1;
   let files = 0;
+  const events = options.events;
+  // Chunk records that reused a stored chunk, for the chunk events' `deduplicated`.
+  const deduped = events && new WeakSet<ChunkInfo>();
 
   const openBlob = async (): Promise<OpenBlob> => {
     const upload = await dest.upload();
@@ -89,6 +94,7 @@ export async function convert(source: Image, dest: LayoutWriter, tag: string | u
       info,
       descriptor: { mediaType: MediaType.NYDUS_BLOB, digest, size, annotations: { [Annotation.NYDUS_BLOB]: "true" } },
     });
+    await events?.emit({ type: "blob", source: "convert", blobId: info.blobId, size, chunks: info.chunkCount, uncompressedSize: info.uncompressedSize });
   };
 
   try {
@@ -97,18 +103,25 @@ export async function convert(source: Image, dest: LayoutWriter, tag: string | u
         if (layer !== currentLayer) {
           if (!options.singleBlob) await closeBlob();
           currentLayer = layer;
+          await events?.emit({ type: "progress", source: "convert", phase: "layers", done: layer, total: layers.length });
         }
         current ??= await openBlob();
         const target = current.writer;
         const chunks: ChunkInfo[] = [];
         await chunker.file(entry.body(), async (chunk, fileOffset) => {
-          chunks.push((await store.put(chunk, fileOffset, target)).info);
+          const stored = await store.put(chunk, fileOffset, target);
+          chunks.push(stored.info);
+          if (stored.deduped) deduped?.add(stored.info);
         });
         (inode as RafsInode).chunks = chunks;
         files++;
       },
     });
     await closeBlob();
+    if (events) {
+      await events.emit({ type: "progress", source: "convert", phase: "layers", done: layers.length, total: layers.length });
+      await emitTree(events, "convert", root as RafsInode, finished.map((b) => b.info), options.digester, (chunk) => deduped!.has(chunk));
+    }
 
     const bootstrap = writeBootstrap({
       root: root as RafsInode,

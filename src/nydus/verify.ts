@@ -8,6 +8,7 @@
  * only: its ToC, sections and chunks are still verified and reported on their own.
  */
 import { type ErrorCode, isStrataError, StrataError } from "../errors.js";
+import { chainedEmitter, emitTree, type EventSink } from "../events.js";
 import { walk } from "../fs/inode.js";
 import type { BlobRange } from "../oci/blob.js";
 import type { Hasher } from "../kernels/kernel.js";
@@ -83,15 +84,25 @@ export interface VerifyOptions {
   sha256?: () => Promise<StreamingSha256>;
   /** Stop listing after this many failures (default 1000): a wrecked image could report millions. */
   maxFailures?: number;
+  /** Receives progress, blob, file and chunk events, and each failure as it is listed (src/events.ts). */
+  events?: EventSink;
 }
 
 export async function verifyNydusImage(image: NydusImage, kernels: RafsKernels, options: VerifyOptions = {}): Promise<VerifyReport> {
   const failures: VerifyFailure[] = [];
   const max = options.maxFailures ?? 1000;
   const fail = (f: VerifyFailure): void => {
-    if (failures.length < max) failures.push(f);
+    if (failures.length >= max) return;
+    failures.push(f);
+    send?.emit({ type: "verify-failure", source: "verify", ...f });
   };
-  const progress = options.onProgress ?? (() => {});
+  const events = options.events;
+  const send = events && chainedEmitter(events);
+  const onProgress = options.onProgress ?? (() => {});
+  const progress = (p: VerifyProgress): void => {
+    onProgress(p);
+    send?.emit({ type: "progress", source: "verify", ...p });
+  };
   const counts = { layers: image.oci?.manifest.layers.length ?? 0, blobs: 0, files: 0, chunks: 0, chunksOk: 0 };
 
   for (const p of image.problems) {
@@ -114,7 +125,10 @@ export async function verifyNydusImage(image: NydusImage, kernels: RafsKernels, 
     }
   }
   progress({ phase: "bootstrap", done: 1, total: 1 });
-  if (!rafs) return { ok: false, failures, counts };
+  if (!rafs) {
+    await send?.settle();
+    return { ok: false, failures, counts };
+  }
 
   // Blobs: id, ToC, sections, then open each for chunk reads.
   const opened = new Map<string, NydusBlob>();
@@ -131,11 +145,16 @@ export async function verifyNydusImage(image: NydusImage, kernels: RafsKernels, 
     counts.blobs++;
     const blob = await checkBlob(info, range, check, image.blobLayers.get(info.blobId));
     opened.set(info.blobId, blob);
+    send?.emit({ type: "blob", source: "verify", blobId: info.blobId, size: range.size, chunks: info.chunkCount, uncompressedSize: info.uncompressedSize });
   }
   progress({ phase: "blobs", done: rafs.blobs.length, total: rafs.blobs.length });
 
   // Every chunk of every file. A chunk shared by several files is read once; chunks are read in
   // blob order, so reads stream through each blob.
+  if (events) {
+    await send!.settle();
+    await emitTree(events, "verify", rafs.root, rafs.blobs, rafs.digester);
+  }
   const files = [...walk(rafs.root)].filter(([, node]) => (node as RafsInode).chunks);
   counts.files = files.length;
   const distinct = new Map<string, { path: string; chunk: number; info: ChunkInfo }[]>();
@@ -156,6 +175,7 @@ export async function verifyNydusImage(image: NydusImage, kernels: RafsKernels, 
   };
   for (const refs of order) {
     progress({ phase: "chunks", done: counts.chunks, total });
+    await send?.settle();
     const { path, chunk: index, info } = refs[0]!;
     let failure: VerifyFailure | undefined;
     try {
@@ -173,6 +193,7 @@ export async function verifyNydusImage(image: NydusImage, kernels: RafsKernels, 
     }
   }
   progress({ phase: "chunks", done: total, total });
+  await send?.settle();
   return { ok: failures.length === 0, failures, counts };
 }
 
