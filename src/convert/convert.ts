@@ -9,7 +9,7 @@ import type { Inode } from "../fs/inode.js";
 import { compareNames } from "../fs/inode.js";
 import type { ChunkCodec, Hasher } from "../kernels/kernel.js";
 import type { StreamingSha256 } from "../kernels/sha256.js";
-import type { BlobUpload, LayoutWriter } from "../oci/layout-writer.js";
+import type { BlobUpload, ImageSink } from "../oci/sink.js";
 import { flatten } from "../oci/flatten.js";
 import { MEDIA_TYPES, type Descriptor, type Image, type ImageManifest, type Platform } from "../oci/types.js";
 import { hex } from "../oci/verify.js";
@@ -53,7 +53,7 @@ interface OpenBlob {
 }
 
 /** `events`: blob events as blobs finish, then file and chunk events for the merged tree (src/events.ts). */
-export async function convert(source: Image, dest: LayoutWriter, tag: string | undefined, kernels: ConvertKernels, options: ResolvedOptions & { events?: EventSink }): Promise<ConvertResult> {
+export async function convert(source: Image, dest: ImageSink, tag: string | undefined, kernels: ConvertKernels, options: ResolvedOptions & { events?: EventSink }): Promise<ConvertResult> {
   const manifest = await source.manifest();
   const config = await source.config();
   const layers = await source.layers();
@@ -184,7 +184,7 @@ export async function convert(source: Image, dest: LayoutWriter, tag: string | u
 }
 
 /** Copies the source image (manifest, config, layers as stored) into the destination, for --merge-platform. */
-async function copyImage(source: Image, dest: LayoutWriter): Promise<void> {
+async function copyImage(source: Image, dest: ImageSink): Promise<void> {
   for (const layer of await source.layers()) {
     const upload = await dest.upload();
     try {
