@@ -7,5 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: "forks",
+    // Memory tests call gc() so they measure live bytes, not garbage awaiting collection.
+    execArgv: ["--expose-gc"],
   },
 });
