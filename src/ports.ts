@@ -53,6 +53,51 @@ export interface OutputPort {
   create(path: string): Promise<PendingFile>;
 }
 
+/** A path below an unpack root as its names (each validated: no "/", NUL, ".", ".." or ""); [] is the root. */
+export type TreePath = readonly string[];
+
+/** Node types created with mknod. */
+export type SpecialKind = "chardev" | "blockdev" | "fifo";
+
+/**
+ * A tree being written into a hidden temporary sibling of its destination. Every operation names
+ * its path from the root, creates only what does not exist yet, and never follows a symlink
+ * (parents must be directories this output created itself). Nothing appears at the destination
+ * until commit(); abort() removes everything written.
+ */
+export interface TreeOutput {
+  /** Whether ownership and device nodes can be restored (root). */
+  readonly privileged: boolean;
+  mkdir(path: TreePath): Promise<void>;
+  /** Creates a regular file with `content`; returns the number of bytes written. */
+  writeFile(path: TreePath, content: AsyncIterable<Uint8Array>): Promise<number>;
+  symlink(path: TreePath, target: string): Promise<void>;
+  /** A hardlink at `path` to the non-directory this output created at `existing`. */
+  link(existing: TreePath, path: TreePath): Promise<void>;
+  mknod(path: TreePath, kind: SpecialKind, major: number, minor: number): Promise<void>;
+  /** lchown: never follows a symlink. */
+  chown(path: TreePath, uid: number, gid: number): Promise<void>;
+  /** Permission bits incl. setuid/setgid/sticky; refuses symlinks. */
+  chmod(path: TreePath, mode: number): Promise<void>;
+  /** lutimes: atime and mtime both set to the given time. */
+  utimes(path: TreePath, seconds: number, nanoseconds: number): Promise<void>;
+  /** Sets extended attributes of many paths in one batch (not following symlinks). */
+  setXattrs(entries: readonly { path: TreePath; xattrs: ReadonlyMap<string, Uint8Array> }[]): Promise<void>;
+  /** Renames the finished tree to its destination (replacing an empty directory, or any directory when allowed). */
+  commit(): Promise<void>;
+  /** Removes the temporary tree; safe after any failure. */
+  abort(): Promise<void>;
+}
+
+/** Local directory trees for unpack. */
+export interface TreeOutputPort {
+  /**
+   * Starts a tree for `dir`: refuses (INVALID_ARGUMENT) when `dir` is not a directory or is a
+   * non-empty one and `replace` is false.
+   */
+  begin(dir: string, options: { replace: boolean }): Promise<TreeOutput>;
+}
+
 /**
  * HTTP for the registry transport: the runtime's global fetch. Node's ignores HTTP(S)_PROXY;
  * Deno's and Bun's honour them; browsers use the system's.
@@ -78,6 +123,8 @@ export interface Ports {
   /** Environment variables where the runtime has them (DOCKER_CONFIG, HOME for the Docker auth file). */
   env?: (name: string) => string | undefined;
   output?: OutputPort;
+  /** Directory trees written safely (unpack). */
+  treeOutput?: TreeOutputPort;
   sha256?: NativeSha256;
   files?: FilesPort;
 }
