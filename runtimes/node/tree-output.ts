@@ -56,8 +56,11 @@ class NodeTree implements TreeOutput {
     readonly privileged: boolean,
   ) {}
 
-  /** The absolute path of a new entry, after checking that its parent is one of our directories. */
-  private place(path: TreePath): { abs: string; key: string } {
+  /**
+   * The absolute path of a new entry, after checking that its parent is one of our directories
+   * and that every directory on the way still is one (lstat: a symlink is refused, not followed).
+   */
+  private async place(path: TreePath): Promise<{ abs: string; key: string }> {
     if (path.length === 0) throw new StrataError("UNSAFE_PATH", "the root cannot be created again", { path: "/" });
     for (const name of path) {
       const why = unsafeName(name);
@@ -65,18 +68,28 @@ class NodeTree implements TreeOutput {
     }
     const parent = path.slice(0, -1).join("/");
     if (!this.dirs.has(parent)) throw new StrataError("UNSAFE_PATH", `${showPath(path)}: its parent is not a directory this unpack created`, { path: showPath(path) });
+    await this.checkAncestors(path);
     return { abs: join(this.temp, ...path), key: path.join("/") };
   }
 
   /** The absolute path of an entry this output created (for metadata changes). */
-  private existing(path: TreePath): string {
+  private async existing(path: TreePath): Promise<string> {
     const key = path.join("/");
     if (!this.dirs.has(key) && !this.nodes.has(key)) throw new StrataError("UNSAFE_PATH", `${showPath(path)} was not created by this unpack`, { path: showPath(path) });
+    await this.checkAncestors(path);
     return path.length ? join(this.temp, ...path) : this.temp;
   }
 
+  /** Every directory above `path` must still be a directory (lstat: symlinks are refused, not followed). */
+  private async checkAncestors(path: TreePath): Promise<void> {
+    for (let depth = 1; depth < path.length; depth++) {
+      const st = await lstat(join(this.temp, ...path.slice(0, depth))).catch(() => undefined);
+      if (!st?.isDirectory()) throw new StrataError("UNSAFE_PATH", `${showPath(path)}: ${showPath(path.slice(0, depth))} is no longer a directory`, { path: showPath(path) });
+    }
+  }
+
   async mkdir(path: TreePath): Promise<void> {
-    const { abs, key } = this.place(path);
+    const { abs, key } = await this.place(path);
     try {
       await mkdir(abs, { mode: 0o700 });
       if (!(await lstat(abs)).isDirectory()) throw new Error("not a directory after mkdir");
@@ -87,7 +100,7 @@ class NodeTree implements TreeOutput {
   }
 
   async writeFile(path: TreePath, content: AsyncIterable<Uint8Array>): Promise<number> {
-    const { abs, key } = this.place(path);
+    const { abs, key } = await this.place(path);
     let handle;
     try {
       handle = await open(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
@@ -108,7 +121,7 @@ class NodeTree implements TreeOutput {
   }
 
   async symlink(path: TreePath, target: string): Promise<void> {
-    const { abs, key } = this.place(path);
+    const { abs, key } = await this.place(path);
     await symlink(target, abs).catch((e) => {
       throw io("cannot create symlink", showPath(path), e);
     });
@@ -116,9 +129,9 @@ class NodeTree implements TreeOutput {
   }
 
   async link(existing: TreePath, path: TreePath): Promise<void> {
-    const from = this.existing(existing);
+    const from = await this.existing(existing);
     if (this.dirs.has(existing.join("/"))) throw new StrataError("UNSAFE_PATH", `${showPath(path)}: cannot hardlink the directory ${showPath(existing)}`, { path: showPath(path) });
-    const { abs, key } = this.place(path);
+    const { abs, key } = await this.place(path);
     // link(2) without AT_SYMLINK_FOLLOW links a symlink itself, never its target.
     await link(from, abs).catch((e) => {
       throw io("cannot create hardlink", showPath(path), e);
@@ -127,7 +140,7 @@ class NodeTree implements TreeOutput {
   }
 
   async mknod(path: TreePath, kind: SpecialKind, major: number, minor: number): Promise<void> {
-    const { abs, key } = this.place(path);
+    const { abs, key } = await this.place(path);
     const args = kind === "fifo" ? [abs, "p"] : [abs, kind === "chardev" ? "c" : "b", String(major), String(minor)];
     await run("mknod", ["-m", "600", ...args]).catch((e) => {
       throw io(`cannot create ${kind}`, showPath(path), e);
@@ -136,13 +149,13 @@ class NodeTree implements TreeOutput {
   }
 
   async chown(path: TreePath, uid: number, gid: number): Promise<void> {
-    await lchown(this.existing(path), uid, gid).catch((e) => {
+    await lchown(await this.existing(path), uid, gid).catch((e) => {
       throw io("cannot chown", showPath(path), e);
     });
   }
 
   async chmod(path: TreePath, mode: number): Promise<void> {
-    const abs = this.existing(path);
+    const abs = await this.existing(path);
     try {
       if ((await lstat(abs)).isSymbolicLink()) throw new StrataError("UNSAFE_PATH", `${showPath(path)} is a symlink: its mode is not changed`, { path: showPath(path) });
       await chmod(abs, mode);
@@ -155,7 +168,7 @@ class NodeTree implements TreeOutput {
   async utimes(path: TreePath, seconds: number, nanoseconds: number): Promise<void> {
     // Node takes fractional seconds: a double keeps microseconds exactly for current dates.
     const time = seconds + nanoseconds / 1e9;
-    await lutimes(this.existing(path), time, time).catch((e) => {
+    await lutimes(await this.existing(path), time, time).catch((e) => {
       throw io("cannot set times of", showPath(path), e);
     });
   }
@@ -165,7 +178,7 @@ class NodeTree implements TreeOutput {
     // bytes escaped as \ooo (which setfattr's unquoting reads back).
     let dump = "";
     for (const { path, xattrs } of entries) {
-      this.existing(path);
+      await this.existing(path);
       dump += `# file: ${path.length ? quote(`./${path.join("/")}`) : "."}\n`;
       for (const [name, value] of xattrs) dump += `${quote(name)}=0x${Buffer.from(value).toString("hex")}\n`;
       dump += "\n";

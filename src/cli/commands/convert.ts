@@ -10,6 +10,7 @@ import { openImage } from "../../oci/open.js";
 import { parseReference } from "../../oci/reference.js";
 import type { DigesterName } from "../../rafs/layout.js";
 import { Exit, positionals, type Command } from "../main.js";
+import { cliEvents, eventsOption } from "./events.js";
 import { mib, needFiles } from "./shared.js";
 
 /** Compressors this build can write; zstd is the default, as in Nydus. */
@@ -28,10 +29,13 @@ export const convertCommand: Command = {
     "with-referrer": { kind: "flag", describe: "set the Nydus manifest's subject to the original" },
     "single-blob": { kind: "flag", describe: "one blob for the whole image instead of one per layer" },
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index (default linux/amd64)" },
+    events: eventsOption,
     json: { kind: "flag", describe: "print the summary as JSON" },
   },
   async run(args, ctx) {
     const [src, dst] = positionals(args, 2, "SRC DST");
+    const events = cliEvents(args, ctx);
+    ctx = events.ctx;
     const options = resolveOptions(
       {
         chunkSize: args.values.has("chunk-size") ? parseSize(args.values.get("chunk-size")!) : undefined,
@@ -55,7 +59,7 @@ export const convertCommand: Command = {
     const source = await openImage(ports, src, { kernels: ociKernels(ports), platform: args.values.get("platform") });
     const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
     const dest = await LayoutWriter.open(target.path, output, files, { sha256: () => createStreamingSha256(ports) });
-    const result = await convert(source, dest, target.tag, { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, options);
+    const result = await events.run((sink) => convert(source, dest, target.tag, { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, { ...options, events: sink }));
     const seconds = (performance.now() - started) / 1000;
     const s = result.stats;
     if (args.flags.has("json")) {

@@ -4,11 +4,13 @@
  */
 import type { Command } from "../main.js";
 import { convertCommand } from "./convert.js";
+import { diffCommand } from "./diff.js";
 import { inspectCommand } from "./inspect.js";
 import { verifyCommand } from "./verify.js";
 
 export const commands: Record<string, Command> = {
   convert: convertCommand,
+  diff: diffCommand,
   inspect: inspectCommand,
   verify: verifyCommand,
 };

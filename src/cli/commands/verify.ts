@@ -4,6 +4,7 @@ import { ociKernels } from "../../oci/kernels.js";
 import { openNydus } from "../../nydus/image.js";
 import { verifyNydusImage, type VerifyProgress } from "../../nydus/verify.js";
 import { Exit, positionals, type Command } from "../main.js";
+import { cliEvents, eventsOption } from "./events.js";
 
 export const verifyCommand: Command = {
   summary: "verify a Nydus image: manifest rules, bootstrap structure, blob ToC and sections, blob ids, every chunk digest",
@@ -11,15 +12,18 @@ export const verifyCommand: Command = {
   options: {
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
+    events: eventsOption,
     json: { kind: "flag", describe: "print the report as JSON" },
   },
   async run(args, ctx) {
     const [src] = positionals(args, 1, "IMAGE");
+    const events = cliEvents(args, ctx);
+    ctx = events.ctx;
     const { ports } = ctx;
     const kernels = ociKernels(ports);
     const image = await openNydus(ports, src!, { kernels, platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir") });
     const onProgress = ctx.isTTY && !args.flags.has("json") ? (p: VerifyProgress) => ctx.stderr(`\r${p.phase} ${p.done}/${p.total}\x1b[K`) : undefined;
-    const report = await verifyNydusImage(image, await rafsKernels(ports), { sha256: kernels.sha256, onProgress });
+    const report = await events.run(async (sink) => verifyNydusImage(image, await rafsKernels(ports), { sha256: kernels.sha256, onProgress, events: sink }));
     if (onProgress) ctx.stderr("\r\x1b[K");
     if (args.flags.has("json")) {
       ctx.stdout(JSON.stringify(report) + "\n");
