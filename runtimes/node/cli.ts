@@ -12,6 +12,8 @@ process.stdout.on("error", (e: NodeJS.ErrnoException) => {
 process.exitCode = await runCli(process.argv.slice(2), commands, {
   ports: nodePorts(),
   stdout: (text) => process.stdout.write(text),
+  // Waits for the write to drain, so large outputs stream with bounded memory.
+  stdoutBytes: (bytes) => new Promise((resolve, reject) => process.stdout.write(bytes, (e) => (e ? reject(e) : resolve()))),
   stderr: (text) => process.stderr.write(text),
   isTTY: process.stderr.isTTY === true,
 });

@@ -1,5 +1,6 @@
 // strata for Node: the core's API with Node's ports.
 import type { Ports } from "../../src/ports.js";
+import { nodeChunkCache } from "./chunk-cache.js";
 import { nodeFilesPort } from "./files.js";
 import { nodeOutput } from "./output.js";
 import { nodeSha256 } from "./sha256.js";
@@ -11,5 +12,5 @@ export * from "../../src/index.js";
 /** Ports backed by node:fs, node:crypto and the wasm/ directory of this package. */
 export function nodePorts(): Ports {
   // Node 20's fetch ignores HTTP(S)_PROXY and NO_PROXY: registries are reached directly.
-  return { wasm: nodeWasmPort(), files: nodeFilesPort(), output: nodeOutput, treeOutput: nodeTreeOutput, sha256: nodeSha256, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name] };
+  return { wasm: nodeWasmPort(), files: nodeFilesPort(), output: nodeOutput, treeOutput: nodeTreeOutput, sha256: nodeSha256, chunkCache: nodeChunkCache, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name] };
 }

@@ -6,6 +6,8 @@ import { describeOptions, parseArgs, type OptionSpec, type ParsedArgs } from "./
 export interface CliContext {
   ports: Ports;
   stdout(text: string): void;
+  /** Raw bytes to stdout (file contents), resolved once written; absent where stdout is text only. */
+  stdoutBytes?(bytes: Uint8Array): Promise<void>;
   stderr(text: string): void;
   /** Whether stderr is a terminal (progress lines are drawn only there). */
   isTTY: boolean;

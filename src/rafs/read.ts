@@ -115,13 +115,20 @@ export async function readChunk(
   const info = image.blobs[chunk.blobIndex];
   if (!info) throw new StrataError("BAD_BOOTSTRAP", `${where.path}: chunk ${where.chunk} names blob ${chunk.blobIndex}, not in the blob table`, { ...where });
   const details = { ...where, blobId: info.blobId, offset: chunk.compressedOffset };
-  if (chunk.flags & (ChunkFlags.ENCRYPTED | ChunkFlags.BATCH) || info.cipherAlgorithm) {
-    throw new StrataError("UNSUPPORTED", `${where.path}: chunk ${where.chunk} is encrypted or batched`, details);
-  }
+  refuseUnsupported(info, chunk, where);
   const blob = typeof blobs === "function" ? await blobs(info) : blobs.get(info.blobId);
   if (!blob) throw new StrataError("NOT_FOUND", `blob ${info.blobId} (needed by ${where.path}) was not supplied`, details);
+  return decodeChunk(info, chunk, await blob.readChunk(chunk), kernels, where);
+}
 
-  const stored = await blob.readChunk(chunk);
+/**
+ * A chunk's stored bytes, decompressed with its blob's codec and checked against its digest
+ * (for readers that fetch stored bytes their own way, such as src/lazy). The result is a fresh
+ * array the caller owns.
+ */
+export function decodeChunk(info: BlobInfo, chunk: ChunkInfo, stored: Uint8Array, kernels: RafsKernels, where: { path: string; chunk: number }): Uint8Array {
+  const details = { ...where, blobId: info.blobId, offset: chunk.compressedOffset };
+  refuseUnsupported(info, chunk, where);
   let data: Uint8Array;
   if (chunk.flags & ChunkFlags.COMPRESSED) {
     // v5 blob entries inherit the image compressor; v6 entries name their own.
@@ -158,6 +165,13 @@ export async function readChunk(
     );
   }
   return data;
+}
+
+/** UNSUPPORTED for encrypted and batched chunks, before any of their bytes are fetched. */
+function refuseUnsupported(info: BlobInfo, chunk: ChunkInfo, where: { path: string; chunk: number }): void {
+  if (chunk.flags & (ChunkFlags.ENCRYPTED | ChunkFlags.BATCH) || info.cipherAlgorithm) {
+    throw new StrataError("UNSUPPORTED", `${where.path}: chunk ${where.chunk} is encrypted or batched`, { ...where, blobId: info.blobId, offset: chunk.compressedOffset });
+  }
 }
 
 /** A chunk that failed verification, and the first file that holds it. */

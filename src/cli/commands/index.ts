@@ -3,12 +3,14 @@
  * streams. One file per command; register it here.
  */
 import type { Command } from "../main.js";
+import { catCommand } from "./cat.js";
 import { convertCommand } from "./convert.js";
 import { diffCommand } from "./diff.js";
 import { inspectCommand } from "./inspect.js";
 import { verifyCommand } from "./verify.js";
 
 export const commands: Record<string, Command> = {
+  cat: catCommand,
   convert: convertCommand,
   diff: diffCommand,
   inspect: inspectCommand,
