@@ -31,4 +31,6 @@ export { openBlob } from "./rafs/blob-reader.js";
 export { readFile, readFileStream } from "./rafs/read.js";
 export type { BlobInfo, ChunkInfo, RafsImage, RafsInode } from "./rafs/types.js";
 export { openNydus, openNydusImage } from "./nydus/image.js";
+export { openLazy, LazyImage, type LazyOptions, type LazyStats, type WarmResult } from "./lazy/image.js";
+export type { ChunkCachePort } from "./ports.js";
 export { verifyNydusImage, type VerifyReport } from "./nydus/verify.js";
