@@ -93,3 +93,34 @@ test("verify reads Nydus's own fixtures (bootstrap + blobs directory)", () => {
   expect(r.code, r.stdout + r.stderr).toBe(0);
   expect(r.stdout).toMatch(/^OK .* 29\/29 chunks verified/);
 });
+
+test("the same CLI runs under Bun (bin/strata.js) and Deno (runtimes/deno/cli.ts, least permissions): identical images, verified by Node", () => {
+  const convertJson = (cmd: string, args: string[]) => {
+    const r = spawnSync(cmd, args, { encoding: "utf8" });
+    expect(r.status, `${cmd}: ${r.stderr}`).toBe(0);
+    return JSON.parse(r.stdout) as { manifest: { digest: string }; bootstrap: { digest: string }; blobs: { digest: string }[] };
+  };
+  const node = convertJson(process.execPath, [join(root, "bin/strata.js"), "convert", `oci:${src}:latest`, `oci:${work}/by-node:latest`, "--json"]);
+  const bun = convertJson(join(root, "node_modules/.bin/bun"), [join(root, "bin/strata.js"), "convert", `oci:${src}:latest`, `oci:${work}/by-bun:latest`, "--json"]);
+  const deno = convertJson(join(root, "node_modules/.bin/deno"), [
+    "run",
+    `--allow-read=${root},${src},${work}/by-deno`,
+    `--allow-write=${work}/by-deno`,
+    join(root, "runtimes/deno/cli.ts"),
+    "convert",
+    `oci:${src}:latest`,
+    `oci:${work}/by-deno:latest`,
+    "--json",
+  ]);
+  const digests = (r: typeof node) => [r.manifest.digest, r.bootstrap.digest, ...r.blobs.map((b) => b.digest)];
+  expect(digests(bun)).toEqual(digests(node));
+  expect(digests(deno)).toEqual(digests(node));
+  for (const dir of ["by-bun", "by-deno"]) {
+    const r = strata("verify", `oci:${work}/${dir}:latest`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+  }
+  // Without write permission for the destination, Deno refuses and nothing is written.
+  const denied = spawnSync(join(root, "node_modules/.bin/deno"), ["run", `--allow-read=${root},${src}`, join(root, "runtimes/deno/cli.ts"), "convert", `oci:${src}:latest`, `oci:${work}/denied:latest`], { encoding: "utf8" });
+  expect(denied.status).not.toBe(0);
+  expect(existsSync(join(work, "denied"))).toBe(false);
+}, 180_000);
