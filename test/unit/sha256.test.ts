@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { describe, expect, test } from "vitest";
 import { isStrataError } from "../../src/errors.js";
 import { nodeSha256 } from "../../runtimes/node/sha256.js";
-import { createSha256, createStreamingSha256 } from "../../src/kernels/sha256.js";
+import { createNativeSha256, createSha256, createStreamingSha256 } from "../../src/kernels/sha256.js";
 import { ports } from "../helpers/kernels.js";
 
 const hasher = await createSha256(ports);
@@ -157,5 +157,37 @@ describe("streaming SHA-256: native when the runtime offers it, the kernel other
   test("an empty stream has the empty digest", async () => {
     expect(await (await createStreamingSha256({ ...ports, sha256: nodeSha256 })).digest()).toEqual(reference(new Uint8Array(0)));
     expect(await (await createStreamingSha256(ports)).digest()).toEqual(reference(new Uint8Array(0)));
+  });
+});
+
+describe("native SHA-256 as a Hasher (the OCI sources' layer digests)", () => {
+  test("node:crypto's digests through the Hasher shape equal the kernel's, for random streaming splits and batches", () => {
+    const native = createNativeSha256({ ...ports, sha256: nodeSha256 })!;
+    expect(native).toBeDefined();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 20000 }), fc.array(fc.nat(5000), { maxLength: 8 }), (data, cuts) => {
+        native.init();
+        let at = 0;
+        for (const cut of cuts) {
+          native.update(data.subarray(at, at + cut));
+          at = Math.min(data.length, at + cut);
+        }
+        expect(native.update(data.subarray(at)).final()).toEqual(hasher.digest(data));
+        const sizes = cuts.filter((_, i) => cuts.slice(0, i + 1).reduce((a, b) => a + b, 0) <= data.length);
+        expect(native.digestMany(data, sizes)).toEqual(hasher.digestMany(data, sizes));
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  test("misuse is a typed error; an asynchronous native SHA-256 is not used", () => {
+    const native = createNativeSha256({ ...ports, sha256: nodeSha256 })!;
+    expect(() => native.update(new Uint8Array(1))).toThrow(expect.objectContaining({ code: "KERNEL_STATE" }));
+    native.init().final();
+    expect(() => native.final()).toThrow(expect.objectContaining({ code: "KERNEL_STATE" }));
+    expect(() => native.digestMany(new Uint8Array(4), [5])).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
+    const asynchronous = { create: () => ({ update() {}, digest: async () => new Uint8Array(32) }) };
+    expect(createNativeSha256({ ...ports, sha256: asynchronous })).toBeUndefined();
+    expect(createNativeSha256({ ...ports, sha256: undefined })).toBeUndefined();
   });
 });
