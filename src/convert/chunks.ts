@@ -18,12 +18,21 @@ export interface ChunkStats {
   dedupedBytes: number;
   uncompressedBytes: number;
   storedBytes: number;
+  /** Deduplicated against chunks stored before this conversion (dictionaries, cached layers). */
+  reusedChunks: number;
+  reusedBytes: number;
+}
+
+/** A chunk the store knows: `blob` gives the slot of a blob that joins the image only once one of its chunks is used. */
+interface Known {
+  info: ChunkInfo;
+  blob?: () => number;
 }
 
 export class ChunkStore {
   /** hex digest → the chunk as first stored. Chunk ids are digests of the uncompressed bytes. */
-  private readonly known = new Map<string, ChunkInfo>();
-  readonly stats: ChunkStats = { chunks: 0, dedupedChunks: 0, dedupedBytes: 0, uncompressedBytes: 0, storedBytes: 0 };
+  private readonly known = new Map<string, Known>();
+  readonly stats: ChunkStats = { chunks: 0, dedupedChunks: 0, dedupedBytes: 0, uncompressedBytes: 0, storedBytes: 0, reusedChunks: 0, reusedBytes: 0 };
 
   constructor(
     private readonly hasher: Hasher,
@@ -37,17 +46,30 @@ export class ChunkStore {
     this.stats.chunks++;
     this.stats.uncompressedBytes += chunk.length;
     const existing = this.known.get(key);
-    if (existing && existing.uncompressedSize === chunk.length) {
+    if (existing && existing.info.uncompressedSize === chunk.length) {
       this.stats.dedupedChunks++;
       this.stats.dedupedBytes += chunk.length;
-      return { info: { ...existing, fileOffset }, deduped: true };
+      if (existing.blob) {
+        this.stats.reusedChunks++;
+        this.stats.reusedBytes += chunk.length;
+      }
+      return { info: { ...existing.info, blobIndex: existing.blob?.() ?? existing.info.blobIndex, fileOffset }, deduped: true };
     }
     const compressed = this.codec?.compress(chunk);
     const data = compressed ?? chunk;
     const info = await target.addChunk({ digest, uncompressedSize: chunk.length, data, compressed: compressed !== undefined });
     this.stats.storedBytes += data.length;
-    this.known.set(key, info);
+    this.known.set(key, { info });
     return { info: { ...info, fileOffset }, deduped: false };
+  }
+
+  /**
+   * Makes a chunk stored before this conversion known (a dictionary's, a cached layer's); the
+   * first chunk of a digest wins. `blob` is asked for the slot of its blob on each use.
+   */
+  preload(info: ChunkInfo, blob: () => number): void {
+    const key = hexKey(info.digest);
+    if (!this.known.has(key)) this.known.set(key, { info, blob });
   }
 }
 

@@ -2,12 +2,19 @@
 import { isStrataError } from "../errors.js";
 import type { Inode } from "../fs/inode.js";
 import { Overlay } from "../fs/overlay.js";
-import { readTar, type TarEntry } from "../tar/reader.js";
-import type { Image } from "./types.js";
+import { readTar, type TarEntry, type TarHeader } from "../tar/reader.js";
+import type { Image, Layer } from "./types.js";
 
 export interface FlattenOptions {
   /** Sees each regular file's entry with its body unread (to hash or chunk it as it streams). */
   onFile?: (inode: Inode, entry: TarEntry, layer: number) => Promise<void> | void;
+  /** Sees every tar entry of a layer, in order, before it is applied (to record the layer). */
+  onEntry?: (entry: TarHeader, layer: number) => void;
+  /**
+   * Asked before each layer is read: true means the caller has applied the layer to `overlay`
+   * itself (replayed from a record), and the layer is not read at all.
+   */
+  beforeLayer?: (index: number, layer: Layer, overlay: Overlay) => Promise<boolean> | boolean;
 }
 
 /**
@@ -19,10 +26,12 @@ export async function flatten(image: Image, options: FlattenOptions = {}): Promi
   const overlay = new Overlay();
   const layers = await image.layers();
   for (const [index, layer] of layers.entries()) {
+    if (await options.beforeLayer?.(index, layer, overlay)) continue;
     const reader = layer.uncompressed().getReader();
-    const onFile = options.onFile;
+    const { onFile, onEntry } = options;
     try {
-      await overlay.applyLayer(index, readTar(unclosable(reader)), onFile && ((inode, entry) => onFile(inode, entry, index)));
+      const entries = readTar(unclosable(reader));
+      await overlay.applyLayer(index, onEntry ? tapped(entries, (entry) => onEntry(entry, index)) : entries, onFile && ((inode, entry) => onFile(inode, entry, index)));
     } catch (e) {
       // A tar that stops parsing may be a corrupted blob: the digest check at the end says which.
       if (isStrataError(e, "TAR_CORRUPT") || isStrataError(e, "TRUNCATED")) await drainForDigestError(reader);
@@ -33,6 +42,13 @@ export async function flatten(image: Image, options: FlattenOptions = {}): Promi
     }
   }
   return overlay.root;
+}
+
+async function* tapped(entries: AsyncIterable<TarEntry>, see: (entry: TarEntry) => void): AsyncGenerator<TarEntry> {
+  for await (const entry of entries) {
+    see(entry);
+    yield entry;
+  }
 }
 
 /** Chunks of `reader`; the tar reader's early exit leaves the reader open for the caller. */

@@ -1,5 +1,7 @@
 /** `strata convert SRC DST`. */
+import { openChunkDictionaries } from "../../convert/chunk-dict.js";
 import { convert } from "../../convert/convert.js";
+import { LayerCache } from "../../convert/layer-cache.js";
 import { parseSize, resolveOptions, type ChunkCompressor } from "../../convert/options.js";
 import { StrataError } from "../../errors.js";
 import { chunkCodecFor, hasherFor } from "../../kernels/index.js";
@@ -8,6 +10,7 @@ import { ociKernels } from "../../oci/kernels.js";
 import { LayoutWriter } from "../../oci/layout-writer.js";
 import { openImage } from "../../oci/open.js";
 import { parseReference } from "../../oci/reference.js";
+import { REGISTRY_OPTIONS, registryOptions, registrySink } from "./registry.js";
 import type { DigesterName } from "../../rafs/layout.js";
 import { Exit, positionals, type Command } from "../main.js";
 import { cliEvents, eventsOption } from "./events.js";
@@ -19,7 +22,7 @@ const DEFAULT_COMPRESSOR: ChunkCompressor = "zstd";
 
 export const convertCommand: Command = {
   summary: "convert an OCI v1 image into a Nydus RAFS v6 image",
-  usage: "SRC DST   (SRC: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG]; DST: oci:DIR[:TAG])",
+  usage: "SRC DST   (SRC: oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:TAG], docker://HOST/REPO[:TAG|@DIGEST]; DST: oci:DIR[:TAG], docker://HOST/REPO[:TAG])",
   options: {
     "chunk-size": { kind: "string", describe: "chunk size, a power of two 4K..16M (default 1M)" },
     compressor: { kind: "string", describe: "none | lz4_block | zstd (default zstd)" },
@@ -29,8 +32,11 @@ export const convertCommand: Command = {
     "with-referrer": { kind: "flag", describe: "set the Nydus manifest's subject to the original" },
     "single-blob": { kind: "flag", describe: "one blob for the whole image instead of one per layer" },
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index (default linux/amd64)" },
+    "chunk-dict": { kind: "list", describe: "a Nydus image (oci:DIR[:TAG]) or RAFS bootstrap whose chunks are reused (repeatable)" },
+    "cache-dir": { kind: "string", describe: "directory of converted layers to reuse and extend" },
     events: eventsOption,
     json: { kind: "flag", describe: "print the summary as JSON" },
+    ...REGISTRY_OPTIONS,
   },
   async run(args, ctx) {
     const [src, dst] = positionals(args, 2, "SRC DST");
@@ -49,27 +55,34 @@ export const convertCommand: Command = {
       DEFAULT_COMPRESSOR,
     );
     const target = parseReference(dst);
-    if (target.transport !== "oci" || target.digest) throw new StrataError("INVALID_ARGUMENT", `destination must be oci:DIR[:TAG], got ${dst}`, { destination: dst });
+    if ((target.transport !== "oci" && target.transport !== "docker") || target.digest) throw new StrataError("INVALID_ARGUMENT", `destination must be oci:DIR[:TAG] or docker://HOST/REPO[:TAG], got ${dst}`, { destination: dst });
+    const registry = await registryOptions(args, ctx);
     const { files, output } = needFiles(ctx);
     if (args.values.has("prefetch-patterns")) {
       options.prefetchPatterns = new TextDecoder().decode(await files.readFile(args.values.get("prefetch-patterns")!)).split("\n");
     }
     const { ports } = ctx;
     const started = performance.now();
-    const source = await openImage(ports, src, { kernels: ociKernels(ports), platform: args.values.get("platform") });
+    const source = await openImage(ports, src, { kernels: ociKernels(ports), platform: args.values.get("platform"), registry });
     const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
-    const dest = await LayoutWriter.open(target.path, output, files, { sha256: () => createStreamingSha256(ports) });
-    const result = await events.run((sink) => convert(source, dest, target.tag, { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, { ...options, events: sink }));
+    const dest = target.transport === "docker" ? registrySink(ctx, target, registry) : await LayoutWriter.open(target.path, output, files, { sha256: () => createStreamingSha256(ports) });
+    const dictionaries = await openChunkDictionaries(ports, args.lists.get("chunk-dict") ?? [], options, sha256);
+    const cacheDir = args.values.get("cache-dir");
+    const cache = cacheDir === undefined ? undefined : new LayerCache(cacheDir.replace(/\/+$/, "") || "/", files, output, sha256);
+    const result = await events.run((sink) => convert(source, dest, target.tag, { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, { ...options, events: sink }, { dictionaries, cache }));
     const seconds = (performance.now() - started) / 1000;
     const s = result.stats;
     if (args.flags.has("json")) {
-      ctx.stdout(JSON.stringify({ manifest: result.manifest, index: result.index, bootstrap: result.bootstrap, blobs: result.blobs, stats: s, seconds }) + "\n");
+      const pushed = "stats" in dest ? { push: dest.stats } : {};
+      ctx.stdout(JSON.stringify({ manifest: result.manifest, index: result.index, bootstrap: result.bootstrap, blobs: result.blobs, stats: s, seconds, ...pushed }) + "\n");
     } else {
       ctx.stdout(
         [
           `converted ${src} → ${dst} in ${seconds.toFixed(2)} s`,
           `  input   ${mib(s.inputBytes)} in layers, ${mib(s.uncompressedBytes)} of file data in ${s.files} files`,
-          `  chunks  ${s.chunks} (${s.dedupedChunks} deduplicated, ${mib(s.dedupedBytes)} saved)`,
+          `  chunks  ${s.chunks} (${s.dedupedChunks} deduplicated, ${mib(s.dedupedBytes)} saved; ${s.reusedChunks} found in dictionaries or cached layers)`,
+          ...(s.cachedLayers > 0 ? [`  cache   ${s.cachedLayers} converted layers reused; ${mib(s.layerBytesRead)} of layers read`] : []),
+          ...(result.dictionaryBlobs.length > 0 ? [`  dict    ${result.dictionaryBlobs.length} dictionary blobs used (${mib(result.dictionaryBlobs.reduce((n, d) => n + d.size, 0))}, copied)`] : []),
           `  output  ${mib(s.outputBytes)}: ${result.blobs.length} blobs + bootstrap ${mib(result.bootstrap.size)}`,
           `  manifest ${result.manifest.digest}`,
           "",

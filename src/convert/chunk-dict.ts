@@ -1,0 +1,112 @@
+/**
+ * Chunk dictionaries, as nydus-image's `--chunk-dict bootstrap=FILE` (builder/src/core/chunk_dict.rs):
+ * the chunks of an existing Nydus image, by digest, so a conversion references them where they
+ * already are instead of storing them again. The dictionary's blobs that end up referenced join
+ * the new bootstrap's blob table and the new manifest's layers.
+ *
+ * Nydus keeps a dictionary only when it was built with the same chunk size and RAFS version, and
+ * ignores its chunks when their digester differs; strata refuses any such mismatch before work
+ * starts (a dictionary silently contributing nothing is a mistake worth hearing about). The
+ * compressor must agree too: RAFS v6 records one compressor per image in its superblock.
+ */
+import { StrataError } from "../errors.js";
+import type { Hasher } from "../kernels/kernel.js";
+import type { BlobRange } from "../oci/blob.js";
+import { hex } from "../oci/verify.js";
+import { openNydus, requireRafs, type NydusImage } from "../nydus/image.js";
+import { ociKernels } from "../oci/kernels.js";
+import type { Ports } from "../ports.js";
+import type { BlobInfo, ChunkInfo, RafsInode } from "../rafs/types.js";
+import type { ResolvedOptions } from "./options.js";
+
+/** One dictionary chunk: where it is stored. */
+export interface DictChunk {
+  info: ChunkInfo;
+  blob: DictBlob;
+}
+
+/** A dictionary blob that can be referenced: its blob-table entry and its stored bytes. */
+export interface DictBlob {
+  info: BlobInfo;
+  range: BlobRange;
+  /** Position among all dictionaries' blobs (dictionary order, then blob-table order): the order they join a blob table in. */
+  order: number;
+  /** The dictionary it belongs to, for messages. */
+  dictionary: string;
+}
+
+export interface ChunkDictionary {
+  /** Names the dictionary in messages and cache keys: its bootstrap's or image's name. */
+  readonly name: string;
+  /** Hex sha256 of its bootstrap: what cache keys name it by. */
+  readonly id: string;
+  readonly blobs: readonly DictBlob[];
+  /** Chunks of the blobs present, each digest once (the first met in tree order). */
+  readonly chunks: readonly DictChunk[];
+  /** Blob ids of the bootstrap's blob table whose bytes were not found: their chunks are left out. */
+  readonly missingBlobs: readonly string[];
+}
+
+/**
+ * The dictionary held by `image`, checked against the conversion's options. `firstOrder` numbers
+ * its blobs after those of the dictionaries loaded before it.
+ */
+export function chunkDictionary(image: NydusImage, options: Pick<ResolvedOptions, "chunkSize" | "compressor" | "digester">, sha256: Hasher, firstOrder = 0): ChunkDictionary {
+  const rafs = requireRafs(image);
+  const mismatch = (what: string, theirs: unknown, ours: unknown) =>
+    new StrataError("INVALID_ARGUMENT", `chunk dictionary ${image.name}: its ${what} is ${theirs}, this conversion's is ${ours}`, { dictionary: image.name, [what]: theirs, expected: ours });
+  if (rafs.version !== 6) throw new StrataError("UNSUPPORTED", `chunk dictionary ${image.name} is RAFS v${rafs.version}: only v6 dictionaries can serve a v6 image`, { dictionary: image.name });
+  if (rafs.chunkSize !== options.chunkSize) throw mismatch("chunk size", rafs.chunkSize, options.chunkSize);
+  if (rafs.digester !== options.digester) throw mismatch("digester", rafs.digester, options.digester);
+  if (rafs.compressor !== options.compressor) throw mismatch("compressor", rafs.compressor, options.compressor);
+
+  const blobs: (DictBlob | undefined)[] = [];
+  const missingBlobs: string[] = [];
+  for (const info of rafs.blobs) {
+    if (info.chunkSize !== options.chunkSize) throw mismatch(`blob ${info.blobId} chunk size`, info.chunkSize, options.chunkSize);
+    if (info.digester !== options.digester) throw mismatch(`blob ${info.blobId} digester`, info.digester, options.digester);
+    if (info.compressor !== options.compressor) throw mismatch(`blob ${info.blobId} compressor`, info.compressor, options.compressor);
+    if (info.cipherAlgorithm) throw new StrataError("UNSUPPORTED", `chunk dictionary ${image.name}: blob ${info.blobId} is encrypted`, { dictionary: image.name, blobId: info.blobId });
+    const range = image.blobs.get(info.blobId);
+    if (!range) missingBlobs.push(info.blobId);
+    blobs.push(range && { info, range, order: firstOrder + info.blobIndex, dictionary: image.name });
+  }
+
+  const chunks: DictChunk[] = [];
+  const seen = new Set<string>();
+  const visit = (inode: RafsInode) => {
+    for (const chunk of inode.chunks ?? []) {
+      const blob = blobs[chunk.blobIndex];
+      if (!blob) continue;
+      const key = digestKey(chunk.digest, chunk.uncompressedSize);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      chunks.push({ info: chunk, blob });
+    }
+    for (const child of inode.entries?.values() ?? []) visit(child);
+  };
+  visit(rafs.root);
+  return { name: image.name, id: hex(sha256.digest(image.bootstrap)), blobs: blobs.filter((b): b is DictBlob => b !== undefined), chunks, missingBlobs };
+}
+
+function digestKey(digest: Uint8Array, size: number): string {
+  let s = "";
+  for (let i = 0; i < digest.length; i++) s += (digest[i]! < 16 ? "0" : "") + digest[i]!.toString(16);
+  return `${s}:${size}`;
+}
+
+/**
+ * Opens the dictionaries named on a command line, in order: each a Nydus image (`oci:DIR[:TAG]`
+ * and the other sources openNydus reads) or a bare RAFS bootstrap (its blobs beside it).
+ */
+export async function openChunkDictionaries(ports: Ports, sources: readonly string[], options: Pick<ResolvedOptions, "chunkSize" | "compressor" | "digester">, sha256: Hasher): Promise<ChunkDictionary[]> {
+  const dictionaries: ChunkDictionary[] = [];
+  for (const [i, source] of sources.entries()) {
+    const image = await openNydus(ports, source, { kernels: ociKernels(ports) });
+    dictionaries.push(chunkDictionary(image, options, sha256, i * BLOBS_PER_DICTIONARY));
+  }
+  return dictionaries;
+}
+
+/** Order numbers reserved per dictionary: more than a blob table holds. */
+const BLOBS_PER_DICTIONARY = 0x100;

@@ -1,0 +1,221 @@
+/**
+ * A local, content-addressed cache of converted layers: a plain directory that can be copied to
+ * another machine and used there (relative names only, nothing tied to inodes or hosts).
+ *
+ *   DIR/entries/<key>      {"record": <sha256 of the record>, "blob": <blob id> | null}
+ *   DIR/records/<sha256>   what the layer contributes to the merge (LayerRecord, JSON)
+ *   DIR/blobs/<blob id>    the layer's Nydus blob (its id is its sha256)
+ *
+ * A key digests the layer's diff_id, the conversion settings, the dictionaries and the blobs of
+ * the layers below it (the chunks a layer finds already stored depend on them). Every file is
+ * written under a temporary name and renamed into place; an entry is written last, so it never
+ * names a record or blob that is not complete. Using an entry verifies the record against its
+ * digest (here) and the blob against its id (while it is copied into the destination). Using an
+ * entry rewrites it, so its modification time says when it was last used (for `cache gc`).
+ */
+import { isStrataError, StrataError } from "../errors.js";
+import type { Hasher } from "../kernels/kernel.js";
+import { hex } from "../oci/verify.js";
+import type { FilesPort, OutputPort, PendingFile } from "../ports.js";
+import type { CompressorName, DigesterName } from "../rafs/layout.js";
+import type { BlobInfo, ChunkInfo } from "../rafs/types.js";
+import type { TarHeader } from "../tar/reader.js";
+
+const FORMAT = "strata-layer-cache-1";
+const utf8 = new TextEncoder();
+const READ_PIECE = 4 << 20;
+
+/** One tar entry of a layer as the overlay merge needs it, with a regular file's chunks. */
+export interface RecordedEntry {
+  header: Pick<TarHeader, "path" | "type" | "mode" | "uid" | "gid" | "mtime" | "mtimeNsec" | "size" | "linkname" | "devmajor" | "devminor" | "xattrs">;
+  /** Regular files: chunks in file order; `blobIndex` indexes LayerRecord.blobs. */
+  chunks?: ChunkInfo[];
+}
+
+/** What one converted layer contributes: its entries in tar order and its own blob. */
+export interface LayerRecord {
+  /** The layer's blob-table entry; undefined when every chunk was found stored elsewhere. */
+  blob?: BlobInfo;
+  /** Blob ids the chunks name (the layer's own blob, those of lower layers, dictionary blobs). */
+  blobs: string[];
+  entries: RecordedEntry[];
+}
+
+/** What a cache key is made of. */
+export interface LayerKeyParts {
+  diffId: string;
+  chunkSize: number;
+  compressor: CompressorName;
+  digester: DigesterName;
+  /** Identities of the chunk dictionaries, in order. */
+  dictionaries: string[];
+  /** Blob ids of the layers below, in order. */
+  lowerBlobs: string[];
+}
+
+export interface CachedLayer {
+  record: LayerRecord;
+  /** Path of the blob file, when the layer has a blob. */
+  blobPath?: string;
+}
+
+export class LayerCache {
+  constructor(
+    readonly dir: string,
+    private readonly files: FilesPort,
+    private readonly output: OutputPort,
+    private readonly sha256: Hasher,
+  ) {}
+
+  key(parts: LayerKeyParts): string {
+    return hex(this.sha256.digest(utf8.encode(JSON.stringify([FORMAT, parts.diffId, parts.chunkSize, parts.compressor, parts.digester, parts.dictionaries, parts.lowerBlobs]))));
+  }
+
+  blobPath(blobId: string): string {
+    return `${this.dir}/blobs/${blobId}`;
+  }
+
+  /**
+   * The layer stored under `key`, its record verified, or undefined when there is none or it is
+   * damaged (a damaged entry is simply converted again and replaced).
+   */
+  async get(key: string): Promise<CachedLayer | undefined> {
+    const entryPath = `${this.dir}/entries/${key}`;
+    if (!(await this.files.stat(entryPath))) return undefined;
+    try {
+      const entry = JSON.parse(new TextDecoder().decode(await this.files.readFile(entryPath))) as { record?: unknown; blob?: unknown };
+      if (typeof entry.record !== "string" || !/^[0-9a-f]{64}$/.test(entry.record)) return undefined;
+      const bytes = await this.files.readFile(`${this.dir}/records/${entry.record}`);
+      if (hex(this.sha256.digest(bytes)) !== entry.record) return undefined;
+      const record = decodeRecord(bytes);
+      if ((record.blob?.blobId ?? null) !== entry.blob) return undefined;
+      let blobPath: string | undefined;
+      if (record.blob) {
+        blobPath = this.blobPath(record.blob.blobId);
+        if ((await this.files.stat(blobPath))?.size !== record.blob.compressedSize) return undefined;
+      }
+      await this.writeFile(entryPath, utf8.encode(JSON.stringify({ record: entry.record, blob: entry.blob })));
+      return { record, blobPath };
+    } catch (e) {
+      if (isStrataError(e) || e instanceof SyntaxError) return undefined;
+      throw e;
+    }
+  }
+
+  /** The stored bytes of a cached blob, piece by piece (the reader verifies them against the id). */
+  async *blobPieces(blobId: string): AsyncGenerator<Uint8Array> {
+    const file = await this.files.open(this.blobPath(blobId));
+    try {
+      for (let at = 0; at < file.size; at += READ_PIECE) yield await file.read(at, Math.min(READ_PIECE, file.size - at));
+    } finally {
+      await file.close();
+    }
+  }
+
+  /** A file for a blob being written; commit it with `commit(cache.blobPath(id))`. */
+  async pendingBlob(): Promise<PendingFile> {
+    await this.output.mkdir(`${this.dir}/blobs`);
+    return this.output.create(`${this.dir}/blobs/upload`);
+  }
+
+  /** Stores `record` under `key`; its blob must already be in place. */
+  async put(key: string, record: LayerRecord): Promise<void> {
+    const bytes = encodeRecord(record);
+    const digest = hex(this.sha256.digest(bytes));
+    await this.output.mkdir(`${this.dir}/records`);
+    await this.output.mkdir(`${this.dir}/entries`);
+    await this.writeFile(`${this.dir}/records/${digest}`, bytes);
+    await this.writeFile(`${this.dir}/entries/${key}`, utf8.encode(JSON.stringify({ record: digest, blob: record.blob?.blobId ?? null })));
+  }
+
+  private async writeFile(path: string, bytes: Uint8Array): Promise<void> {
+    const pending = await this.output.create(path);
+    try {
+      await pending.write(bytes);
+      await pending.commit();
+    } catch (e) {
+      await pending.abort();
+      throw e;
+    }
+  }
+}
+
+/*
+ * Records are JSON with entries and chunks as arrays (a base layer has thousands of each):
+ *   entry: [path, type, mode, uid, gid, mtime, mtimeNsec, size, linkname, devmajor, devminor, [[xattr, hex]...], chunks | 0]
+ *   chunk: [digest hex, blob (index into blobs), flags, compressedOffset, compressedSize, uncompressedOffset, uncompressedSize, fileOffset, index, crc32]
+ */
+type EncodedChunk = [string, number, number, number, number, number, number, number, number, number];
+type EncodedEntry = [string, TarHeader["type"], number, number, number, number, number, number, string, number, number, [string, string][], EncodedChunk[] | 0];
+
+export function encodeRecord(record: LayerRecord): Uint8Array {
+  const entries: EncodedEntry[] = record.entries.map(({ header: h, chunks }) => [
+    h.path,
+    h.type,
+    h.mode,
+    h.uid,
+    h.gid,
+    h.mtime,
+    h.mtimeNsec,
+    h.size,
+    h.linkname,
+    h.devmajor,
+    h.devminor,
+    [...h.xattrs].map(([name, value]) => [name, hex(value)]),
+    chunks ? chunks.map((c) => [hex(c.digest), c.blobIndex, c.flags, c.compressedOffset, c.compressedSize, c.uncompressedOffset, c.uncompressedSize, c.fileOffset, c.index, c.crc32]) : 0,
+  ]);
+  const blob = record.blob && { ...record.blob, meta: { ...record.blob.meta, tocDigest: optionalHex(record.blob.meta.tocDigest), metaDigest: optionalHex(record.blob.meta.metaDigest) } };
+  return utf8.encode(JSON.stringify({ format: FORMAT, blob: blob ?? null, blobs: record.blobs, entries }));
+}
+
+export function decodeRecord(bytes: Uint8Array): LayerRecord {
+  const bad = (why: string) => new StrataError("CORRUPT_DATA", `layer cache record: ${why}`);
+  const json = JSON.parse(new TextDecoder().decode(bytes)) as { format?: unknown; blob?: unknown; blobs?: unknown; entries?: unknown };
+  if (json.format !== FORMAT) throw bad(`format ${JSON.stringify(json.format)}`);
+  if (!Array.isArray(json.blobs) || !json.blobs.every((id) => typeof id === "string" && /^[0-9a-f]{64}$/.test(id))) throw bad("blobs is not a list of blob ids");
+  if (!Array.isArray(json.entries)) throw bad("no entries");
+  const blobs = json.blobs as string[];
+  const entries = (json.entries as unknown[]).map((raw, i): RecordedEntry => {
+    const e = raw as EncodedEntry;
+    if (!Array.isArray(e) || e.length !== 13 || typeof e[0] !== "string" || typeof e[1] !== "string" || !e.slice(2, 8).every(Number.isFinite) || typeof e[8] !== "string" || !Array.isArray(e[11])) throw bad(`entry ${i} is malformed`);
+    const header: RecordedEntry["header"] = {
+      path: e[0],
+      type: e[1],
+      mode: e[2],
+      uid: e[3],
+      gid: e[4],
+      mtime: e[5],
+      mtimeNsec: e[6],
+      size: e[7],
+      linkname: e[8],
+      devmajor: e[9],
+      devminor: e[10],
+      xattrs: new Map(e[11].map(([name, value]) => [name, fromHex(value)])),
+    };
+    if (e[12] === 0) return { header };
+    if (!Array.isArray(e[12])) throw bad(`entry ${i} (${e[0]}) has malformed chunks`);
+    const chunks = e[12].map((c): ChunkInfo => {
+      if (!Array.isArray(c) || c.length !== 10 || typeof c[0] !== "string" || !c.slice(1).every(Number.isSafeInteger) || blobs[c[1]] === undefined) throw bad(`entry ${i} (${e[0]}) has a malformed chunk`);
+      return { digest: fromHex(c[0]), blobIndex: c[1], flags: c[2], compressedOffset: c[3], compressedSize: c[4], uncompressedOffset: c[5], uncompressedSize: c[6], fileOffset: c[7], index: c[8], crc32: c[9] };
+    });
+    return { header, chunks };
+  });
+  let blob: BlobInfo | undefined;
+  if (json.blob !== null) {
+    const b = json.blob as BlobInfo & { meta: { tocDigest?: string; metaDigest?: string } };
+    if (typeof b?.blobId !== "string" || !blobs.includes(b.blobId) || typeof b.meta !== "object") throw bad("malformed blob");
+    blob = { ...b, meta: { ...b.meta, tocDigest: b.meta.tocDigest === undefined ? undefined : fromHex(b.meta.tocDigest), metaDigest: b.meta.metaDigest === undefined ? undefined : fromHex(b.meta.metaDigest) } };
+  }
+  return { blob, blobs, entries };
+}
+
+function optionalHex(bytes: Uint8Array | undefined): string | undefined {
+  return bytes && hex(bytes);
+}
+
+function fromHex(text: unknown): Uint8Array {
+  if (typeof text !== "string" || !/^([0-9a-f]{2})*$/.test(text)) throw new StrataError("CORRUPT_DATA", "layer cache record: malformed hex");
+  const out = new Uint8Array(text.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}
