@@ -80,8 +80,19 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** A lazily read image; `image` supplies the bootstrap and its blobs as BlobRanges. */
+/**
+ * A lazily read image; `image` supplies the bootstrap and its blobs as BlobRanges. The bootstrap
+ * holds every chunk digest, so an OCI image's bootstrap layer must match the manifest's digest.
+ */
 export function openLazy(image: NydusImage, options: LazyOptions): LazyImage {
+  const layer = image.oci?.bootstrapLayer;
+  if (layer?.storedDigest !== undefined && layer.storedDigest !== layer.descriptor.digest) {
+    throw new StrataError("DIGEST_MISMATCH", `${image.name}: bootstrap layer ${layer.index} has digest ${layer.storedDigest}, the manifest says ${layer.descriptor.digest}`, {
+      layer: layer.index,
+      digest: layer.descriptor.digest,
+      actual: layer.storedDigest,
+    });
+  }
   return new LazyImage(image, requireRafs(image), options);
 }
 

@@ -108,6 +108,11 @@ export interface OpenNydusOptions {
   store?: BlobStore;
   /** Names the image in messages. */
   name?: string;
+  /**
+   * Layers are taken at the manifest's sizes without asking the store (no request per blob on a
+   * registry): a missing blob shows only when read. For lazy reads; verify wants them checked.
+   */
+  lazyBlobs?: boolean;
 }
 
 /**
@@ -207,6 +212,8 @@ export interface OpenNydusSourceOptions {
   platform?: string;
   /** For docker:// references: TLS, credentials, mirrors, retries. */
   registry?: RegistryOptions;
+  /** See OpenNydusOptions.lazyBlobs. */
+  lazyBlobs?: boolean;
 }
 
 /**
@@ -217,7 +224,7 @@ export interface OpenNydusSourceOptions {
 export async function openNydus(ports: Ports, source: string, options: OpenNydusSourceOptions): Promise<NydusImage> {
   if (source.startsWith("docker://")) {
     const { image, store } = await openRegistry(ports, parseRegistryReference(source), { ...options, preferNydus: true });
-    return openNydusImage(image, { kernels: options.kernels, store, name: source });
+    return openNydusImage(image, { kernels: options.kernels, store, name: source, lazyBlobs: options.lazyBlobs });
   }
   const files = ports.files;
   if (!files) throw new StrataError("INVALID_ARGUMENT", `opening ${source} needs a files port from the runtime`);
@@ -247,7 +254,7 @@ function diffIdsOf(raw: Uint8Array, name: string): string[] {
 /** How to reach each layer's stored bytes: through the store, else through the Image's layers. */
 async function layerRanges(image: Image, manifest: ImageManifest, options: OpenNydusOptions, diffIds: string[] | undefined): Promise<(index: number) => Promise<BlobRange>> {
   const store = options.store;
-  if (store) return (i) => store.blob(manifest.layers[i]!.digest);
+  if (store) return (i) => store.blob(manifest.layers[i]!.digest, options.lazyBlobs ? manifest.layers[i]!.size : undefined);
   if (diffIds?.length !== manifest.layers.length) {
     // Image.layers() needs a config that agrees with the manifest.
     return async (i) => {

@@ -18,8 +18,11 @@ const MAX_INDEX_DEPTH = 8;
 export interface BlobStore {
   /** Names the store in messages ("oci:/path", "oci-archive:file.tar"). */
   readonly name: string;
-  /** The stored blob, or NOT_FOUND. */
-  blob(digest: string): Promise<BlobRange>;
+  /**
+   * The stored blob, or NOT_FOUND. `size`, when the caller trusts one (a verified manifest's), lets
+   * a remote store skip asking for it: lazy readers then make no request until they read.
+   */
+  blob(digest: string, size?: number): Promise<BlobRange>;
 }
 
 const utf8 = new TextDecoder();

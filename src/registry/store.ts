@@ -66,10 +66,11 @@ export class RegistryStore implements BlobStore {
     return { descriptor: { mediaType, digest, size: bytes.length }, bytes };
   }
 
-  async blob(digest: string): Promise<BlobRange> {
+  async blob(digest: string, knownSize?: number): Promise<BlobRange> {
     const known = this.manifests.get(digest);
     if (known) return memoryRange(await known);
     if (this.manifestDigests.has(digest)) return memoryRange((await this.manifest(digest)).bytes);
+    if (knownSize !== undefined) return registryBlob(this.client, this.repository, digest, knownSize);
     const res = await this.client.send({ method: "HEAD", repository: this.repository, path: `blobs/${digest}`, actions: "pull", mirrored: true });
     if (res.status === 404) {
       // A manifest named by digest that no index listed.

@@ -216,6 +216,13 @@ describe("LazyImage reads", () => {
     expect(e2.message).toContain("/app/app.py");
   });
 
+  it("an image whose bootstrap layer does not match the manifest's digest is refused", () => {
+    const oci = image.oci!;
+    expect(oci.bootstrapLayer.storedDigest).toBe(oci.bootstrapLayer.descriptor.digest);
+    const forged = { ...image, oci: { ...oci, bootstrapLayer: { ...oci.bootstrapLayer, storedDigest: `sha256:${"0".repeat(64)}` } } };
+    expect(() => openLazy(forged, { kernels })).toThrowError(expect.objectContaining({ code: "DIGEST_MISMATCH" }));
+  });
+
   it("a blob that returns too few bytes is TRUNCATED, a missing blob NOT_FOUND", async () => {
     const { lazy } = lazyWith({}, (_, __, bytes) => bytes.subarray(0, bytes.length - 1));
     expect((await rejection(lazy.read("/app/app.py"))).code).toBe("TRUNCATED");
