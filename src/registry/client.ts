@@ -159,6 +159,16 @@ export class RegistryClient {
     }
   }
 
+  /** An upload Location (often relative) as an absolute URL on the registry. */
+  resolve(location: string): string {
+    return new URL(location, this.origin.base).href;
+  }
+
+  /** Waits before retry `attempt` (1 = the first retry) of something the caller repeats itself. */
+  pause(attempt: number): Promise<void> {
+    return sleep(this.backoff(attempt));
+  }
+
   /** Full jitter on an exponential backoff: spreads retries of many clients apart. */
   private backoff(attempt: number): number {
     const ceiling = Math.min(this.retry.maxDelay, this.retry.baseDelay * 2 ** (attempt - 1));

@@ -36,7 +36,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startRegistry(auth: RegistryAuth = { kind: "none" }): Promise<TestRegistry> {
+/** `proxyOf` (a registry URL) makes this one a pull-through cache of it, as a mirror. */
+export async function startRegistry(auth: RegistryAuth = { kind: "none" }, proxyOf?: string): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), "strata-registry-"));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -50,6 +51,7 @@ export async function startRegistry(auth: RegistryAuth = { kind: "none" }): Prom
     `  addr: ${host}`,
     `  secret: strata-test-${port}`,
   ];
+  if (proxyOf) lines.push("proxy:", `  remoteurl: ${proxyOf}`);
   if (auth.kind === "basic") {
     const htpasswd = spawnSync("htpasswd", ["-Bbn", REGISTRY_USER, REGISTRY_PASSWORD], { encoding: "utf8" });
     if (htpasswd.status !== 0) throw new Error(`htpasswd failed: ${htpasswd.stderr}`);

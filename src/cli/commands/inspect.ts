@@ -6,17 +6,20 @@ import { openImage } from "../../oci/open.js";
 import { openNydus } from "../../nydus/image.js";
 import { inspectNydusImage, type NydusInspection } from "../../nydus/inspect.js";
 import { Annotation } from "../../rafs/layout.js";
+import type { RegistryOptions } from "../../registry/client.js";
 import { Exit, type CliContext, type Command } from "../main.js";
 import { mib } from "./shared.js";
+import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 
 export const inspectCommand: Command = {
   summary: "show an image: for Nydus images the layers, blobs, chunks and dedup; for OCI images the flattened tree",
-  usage: "SRC [PATH]   (SRC: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or a bare bootstrap file)",
+  usage: "SRC [PATH]   (SRC: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, docker://HOST/REPO[:TAG|@DIGEST], or a bare bootstrap file)",
   options: {
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
     "no-chunks": { kind: "flag", describe: "leave per-file chunk lists out" },
     json: { kind: "flag", describe: "print JSON" },
+    ...REGISTRY_OPTIONS,
   },
   async run(args, ctx) {
     if (args.positionals.length < 1 || args.positionals.length > 2) throw new StrataError("INVALID_ARGUMENT", "expected SRC [PATH]");
@@ -24,14 +27,15 @@ export const inspectCommand: Command = {
     const { ports } = ctx;
     const kernels = ociKernels(ports);
     const platform = args.values.get("platform");
-    if (await isNydus(ctx, src, platform)) {
-      const image = await openNydus(ports, src, { kernels, platform, blobsDir: args.values.get("blobs-dir") });
+    const registry = await registryOptions(args, ctx);
+    if (await isNydus(ctx, src, platform, registry)) {
+      const image = await openNydus(ports, src, { kernels, platform, blobsDir: args.values.get("blobs-dir"), registry });
       const report = inspectNydusImage(image, { path, chunks: !args.flags.has("no-chunks") });
       if (args.flags.has("json")) ctx.stdout(JSON.stringify(report) + "\n");
       else ctx.stdout(describeNydus(report));
       return Exit.OK;
     }
-    const image = await openImage(ports, src, { kernels, platform });
+    const image = await openImage(ports, src, { kernels, platform, registry });
     let rows = await inspectImage(image, kernels);
     if (path !== undefined) rows = rows.filter((r) => r.path === path || r.path.startsWith(`${path.replace(/\/+$/, "")}/`));
     if (path !== undefined && rows.length === 0) throw new StrataError("NOT_FOUND", `no ${path} in ${src}`, { path });
@@ -46,9 +50,9 @@ export const inspectCommand: Command = {
 };
 
 /** Whether SRC names a Nydus image: a bare bootstrap file, or a manifest whose last layer is a Nydus bootstrap. */
-async function isNydus(ctx: CliContext, src: string, platform: string | undefined): Promise<boolean> {
-  if (!/^(oci|oci-archive|docker-archive):/.test(src)) return true;
-  const image = await openImage(ctx.ports, src, { kernels: ociKernels(ctx.ports), platform }).catch(() => undefined);
+async function isNydus(ctx: CliContext, src: string, platform: string | undefined, registry: RegistryOptions): Promise<boolean> {
+  if (!/^(oci|oci-archive|docker-archive|docker):/.test(src)) return true;
+  const image = await openImage(ctx.ports, src, { kernels: ociKernels(ctx.ports), platform, registry }).catch(() => undefined);
   if (!image) return src.startsWith("oci:"); // a merged-platform index: openNydus picks the Nydus manifest
   const last = (await image.manifest()).layers.at(-1);
   return last?.annotations?.[Annotation.NYDUS_BOOTSTRAP] === "true";
