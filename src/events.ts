@@ -227,21 +227,20 @@ export class EventBus implements EventSink {
   }
 }
 
-const FLUSH_BYTES = 64 << 10;
+const FLUSH_CHARS = 64 << 10;
 
 /**
- * A subscriber writing one JSON object per line (NDJSON), in writes of about 64 KiB: a partial
+ * A subscriber writing one JSON object per line (NDJSON), in batches of about 64 KiB: a partial
  * batch is written when the end event arrives.
  */
-export function ndjsonSubscriber(write: (bytes: Uint8Array) => void | Promise<void>): Subscriber {
-  const encoder = new TextEncoder();
+export function ndjsonSubscriber(write: (lines: string) => void | Promise<void>): Subscriber {
   let pending = "";
   return async (event) => {
     pending += JSON.stringify(event) + "\n";
-    if (pending.length >= FLUSH_BYTES || event.type === "end") {
-      const bytes = encoder.encode(pending);
+    if (pending.length >= FLUSH_CHARS || event.type === "end") {
+      const lines = pending;
       pending = "";
-      await write(bytes);
+      await write(lines);
     }
   };
 }

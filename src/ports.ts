@@ -115,8 +115,39 @@ export interface ChunkCachePort {
   put(key: string, bytes: Uint8Array): Promise<void>;
 }
 
+/** lstat of one path in a directory tree (symlinks are not followed). */
+export interface TreeStat {
+  /** Full st_mode: type bits | setuid/setgid/sticky | permissions. */
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  /** Devices: Linux dev_t. */
+  rdev: number;
+  nlink: number;
+  /** Names the inode within the tree (device and inode number): equal ids are hardlinks. */
+  id: string;
+}
+
+/** Read access to a directory tree on disk, for `strata diff`. Paths use "/". */
+export interface TreeReadPort {
+  lstat(path: string): Promise<TreeStat | undefined>;
+  /** The entries of a directory, lstat'ed, in no particular order. */
+  list(dir: string): Promise<{ name: string; stat: TreeStat }[]>;
+  readlink(path: string): Promise<string>;
+  /** A regular file's bytes, in pieces. */
+  read(path: string): AsyncIterable<Uint8Array>;
+  /**
+   * The extended attributes of every path under `root` (root included, symlinks not followed),
+   * in one call: path → name → value; paths without any are absent. undefined when the runtime
+   * cannot read xattrs.
+   */
+  xattrs(root: string): Promise<Map<string, Map<string, Uint8Array>> | undefined>;
+}
+
 export interface Ports {
   wasm: WasmPort;
+  tree?: TreeReadPort;
   /** Opens (creating it if needed) the chunk cache in directory `dir`, where the runtime has files. */
   chunkCache?: (dir: string) => Promise<ChunkCachePort>;
   fetch?: FetchPort;

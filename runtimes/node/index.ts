@@ -4,6 +4,7 @@ import { nodeChunkCache } from "./chunk-cache.js";
 import { nodeFilesPort } from "./files.js";
 import { nodeOutput } from "./output.js";
 import { nodeSha256 } from "./sha256.js";
+import { nodeTreeRead } from "./tree-read.js";
 import { nodeTreeOutput } from "./tree-output.js";
 import { nodeWasmPort } from "./wasm.js";
 
@@ -12,5 +13,5 @@ export * from "../../src/index.js";
 /** Ports backed by node:fs, node:crypto and the wasm/ directory of this package. */
 export function nodePorts(): Ports {
   // Node 20's fetch ignores HTTP(S)_PROXY and NO_PROXY: registries are reached directly.
-  return { wasm: nodeWasmPort(), files: nodeFilesPort(), output: nodeOutput, treeOutput: nodeTreeOutput, sha256: nodeSha256, chunkCache: nodeChunkCache, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name] };
+  return { wasm: nodeWasmPort(), files: nodeFilesPort(), output: nodeOutput, treeOutput: nodeTreeOutput, sha256: nodeSha256, tree: nodeTreeRead, chunkCache: nodeChunkCache, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name] };
 }
