@@ -245,19 +245,17 @@ export function ndjsonSubscriber(write: (lines: string) => void | Promise<void>)
   };
 }
 
-/**
- * File and chunk events for every path of a RAFS tree, in tree order. A chunk is reported as
- * deduplicated when `deduplicated` says so, by default when an earlier reference in tree order
- * named the same chunk of the same blob.
- */
-export async function emitTree(
-  sink: EventSink,
-  source: EventSource,
-  root: RafsInode,
-  blobs: readonly { blobId: string }[],
-  digester: "blake3" | "sha256",
-  deduplicated?: (chunk: ChunkInfo) => boolean,
-): Promise<void> {
+/** What chunk events need besides the tree. */
+export interface ChunkContext {
+  /** The blob table, for blob ids. */
+  blobs: readonly { blobId: string }[];
+  digester: "blake3" | "sha256";
+  /** Default: an earlier reference in tree order named the same chunk of the same blob. */
+  deduplicated?: (chunk: ChunkInfo) => boolean;
+}
+
+/** A file event for every path of a tree, in tree order, each followed by its chunk events when `chunking` is given. */
+export async function emitTree(sink: EventSink, source: EventSource, root: RafsInode, chunking?: ChunkContext): Promise<void> {
   const seen = new Set<string>();
   const firstPath = new Map<Inode, string>();
   for (const [path, inode] of walk(root)) {
@@ -265,12 +263,13 @@ export async function emitTree(
     const kind = kindOf(node.mode) ?? "file";
     const linkOf = kind === "dir" ? undefined : firstPath.get(node);
     if (kind !== "dir" && linkOf === undefined) firstPath.set(node, path);
-    const chunks = node.chunks;
+    const chunks = chunking && node.chunks;
     const event: FileEvent = { type: "file", source, path, kind, mode: node.mode, uid: node.uid, gid: node.gid, size: node.size };
     if (chunks) event.chunks = chunks.length;
     if (linkOf !== undefined) event.linkOf = linkOf;
     await sink.emit(event);
-    for (const [index, chunk] of (chunks ?? []).entries()) {
+    if (!chunking || !chunks) continue;
+    for (const [index, chunk] of chunks.entries()) {
       const key = `${chunk.blobIndex}/${chunk.index}`;
       const repeat = seen.has(key);
       seen.add(key);
@@ -280,11 +279,11 @@ export async function emitTree(
         path,
         index,
         digest: hex(chunk.digest),
-        digester,
+        digester: chunking.digester,
         size: chunk.uncompressedSize,
         // A hardlink's other paths store nothing.
-        deduplicated: linkOf !== undefined || (deduplicated ? deduplicated(chunk) : repeat),
-        blobId: blobs[chunk.blobIndex]?.blobId ?? "",
+        deduplicated: linkOf !== undefined || (chunking.deduplicated ? chunking.deduplicated(chunk) : repeat),
+        blobId: chunking.blobs[chunk.blobIndex]?.blobId ?? "",
       });
     }
   }

@@ -81,7 +81,7 @@ export function parseGetfattr(out: Uint8Array): Map<string, Map<string, Uint8Arr
     } else if (line !== "" && current) {
       const eq = line.lastIndexOf("=");
       if (eq < 0 || !line.startsWith("0x", eq + 1)) throw new StrataError("IO", `getfattr printed an unexpected line: ${JSON.stringify(line)}`);
-      current.set(unescape(line.slice(0, eq)), Buffer.from(line.slice(eq + 3), "hex"));
+      current.set(unescape(line.slice(0, eq)), new Uint8Array(Buffer.from(line.slice(eq + 3), "hex")));
     }
   }
   return result;

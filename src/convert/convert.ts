@@ -255,7 +255,7 @@ export async function convert(
     }
     if (events) {
       await events.emit({ type: "progress", source: "convert", phase: "layers", done: layers.length, total: layers.length });
-      await emitTree(events, "convert", root as RafsInode, table.blobs, options.digester, (chunk) => deduped!.has(chunk));
+      await emitTree(events, "convert", root as RafsInode, { blobs: table.blobs, digester: options.digester, deduplicated: (chunk) => deduped!.has(chunk) });
     }
 
     const bootstrap = writeBootstrap({

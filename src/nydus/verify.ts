@@ -153,7 +153,7 @@ export async function verifyNydusImage(image: NydusImage, kernels: RafsKernels, 
   // blob order, so reads stream through each blob.
   if (events) {
     await send!.settle();
-    await emitTree(events, "verify", rafs.root, rafs.blobs, rafs.digester);
+    await emitTree(events, "verify", rafs.root, { blobs: rafs.blobs, digester: rafs.digester });
   }
   const files = [...walk(rafs.root)].filter(([, node]) => (node as RafsInode).chunks);
   counts.files = files.length;

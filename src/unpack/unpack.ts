@@ -10,6 +10,7 @@
  * and renamed into place at the end. Any failure removes the temporary tree.
  */
 import { StrataError } from "../errors.js";
+import { emitTree, type EventSink } from "../events.js";
 import { devMajor, devMinor, type Inode } from "../fs/inode.js";
 import type { TreeOutput, TreeOutputPort, TreePath } from "../ports.js";
 import { planTree, showPath, type PlannedEntry } from "./plan.js";
@@ -27,6 +28,8 @@ export interface UnpackSource {
 export interface UnpackOptions {
   /** Replace a non-empty destination directory (default: refuse). */
   replace?: boolean;
+  /** Receives a file event for every path once the tree is in place. */
+  events?: EventSink;
 }
 
 export interface UnpackResult {
@@ -49,6 +52,7 @@ export async function unpack(source: UnpackSource, port: TreeOutputPort, dir: st
   try {
     const result = await write(plan, source, out, dir);
     await out.commit();
+    if (options.events) await emitTree(options.events, "unpack", source.root);
     return result;
   } catch (e) {
     await out.abort();

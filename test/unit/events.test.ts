@@ -14,6 +14,9 @@ import { kindOf, walk } from "../../src/fs/inode.js";
 import { openNydusLayout } from "../../src/nydus/image.js";
 import { verifyNydusImage } from "../../src/nydus/verify.js";
 import { hex } from "../../src/oci/verify.js";
+import { nydusSource } from "../../src/unpack/sources.js";
+import { unpack } from "../../src/unpack/unpack.js";
+import { nodeTreeOutput } from "../../runtimes/node/tree-output.js";
 import type { RafsInode } from "../../src/rafs/types.js";
 import { convertRandom } from "../helpers/convert-random.js";
 import { rafsKernels, type TestKernels } from "../helpers/rafs-kernels.js";
@@ -249,6 +252,26 @@ describe("conversion and verify events", () => {
     expect(dropped).toBeGreaterThan(0);
     expect(seen.at(-1)).toEqual({ type: "end", dropped });
     expect(seen).toHaveLength(1 + 8 + 1);
+  });
+
+  it("unpack: a file event for every path of the tree, hardlinks naming their first path", async () => {
+    const dir = join(work, "unpack-src");
+    await convertRandom(dir, { seed: 14 });
+    const nydus = await openNydusLayout(files, dir, { kernels: (await testKernels()).kernels });
+    const bus = new EventBus();
+    const events: StrataEvent[] = [];
+    bus.subscribe((e) => void events.push(e));
+    await unpack(nydusSource(nydus, kernels), nodeTreeOutput, join(work, "unpacked"), { events: bus });
+    await bus.close();
+    const first = new Map<unknown, string>();
+    const expected = [...walk(nydus.rafs!.root)].map(([path, inode]) => {
+      const linkOf = kindOf(inode.mode) === "dir" ? undefined : first.get(inode);
+      if (kindOf(inode.mode) !== "dir" && linkOf === undefined) first.set(inode, path);
+      return { path, linkOf };
+    });
+    expect(expected.some((e) => e.linkOf)).toBe(true);
+    expect(events.filter((e): e is FileEvent => e.type === "file").map((e) => ({ path: e.path, linkOf: e.linkOf }))).toEqual(expected);
+    expect(events.filter((e) => e.type === "chunk")).toEqual([]);
   });
 
   it("verify: events list the failures of the report, in order, on a corrupted image", async () => {
