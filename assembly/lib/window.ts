@@ -3,9 +3,11 @@
 // All reservations go through the stub runtime's bump allocator so that nothing else can hand
 // out the same bytes (the stub never frees). Growth detaches JS views: the TS side re-takes them.
 
-/** Reserves `size` bytes, 16-byte aligned, zero-filled. */
+/**
+ * Reserves `size` bytes, 16-byte aligned, zero-filled: the bump allocator only hands out memory
+ * never used before, which wasm zeroes. Nothing writes it here, so the pages of a large window
+ * stay uncommitted (out of the process's RSS) until a call really uses them.
+ */
 export function reserve(size: usize): usize {
-  const ptr = heap.alloc(size);
-  memory.fill(ptr, 0, size);
-  return ptr;
+  return heap.alloc(size);
 }
