@@ -48,6 +48,7 @@ export function lazyFiles(): Map<string, Uint8Array> {
     ["/data/copy.bin", big],
     ["/data/other.bin", textBytes(2, 12 * 1024)],
     ["/etc/config.json", utf8.encode(JSON.stringify({ port: 8080, debug: false }) + "\n")],
+    ["/etc/empty", new Uint8Array(0)],
   ]);
 }
 

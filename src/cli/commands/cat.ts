@@ -30,9 +30,10 @@ export const catCommand: Command = {
     const cacheDir = args.values.get("cache-dir");
     if (cacheDir !== undefined && !ports.chunkCache) throw new StrataError("UNSUPPORTED", "this runtime has no files for --cache-dir");
 
-    const image = await openNydus(ports, src!, { kernels: ociKernels(ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir") });
+    const image = await openNydus(ports, src!, { kernels: ociKernels(ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir"), lazyBlobs: true });
     const lazy = openLazy(image, { kernels: await rafsKernels(ports), diskCache: cacheDir === undefined ? undefined : await ports.chunkCache!(cacheDir) });
     const file = lazy.resolve(path!);
+    if (!file.inode.chunks) throw new StrataError("INVALID_ARGUMENT", `${file.path} is not a regular file`, { path: file.path });
     const end = Math.min(file.inode.size, offset + length);
     for (let at = Math.min(offset, end); at < end; at += WINDOW) {
       await ctx.stdoutBytes(await lazy.readInode(file.inode, file.path, at, Math.min(WINDOW, end - at)));
