@@ -34,3 +34,8 @@ export { openNydus, openNydusImage } from "./nydus/image.js";
 export { openLazy, LazyImage, type LazyOptions, type LazyStats, type WarmResult } from "./lazy/image.js";
 export type { ChunkCachePort } from "./ports.js";
 export { verifyNydusImage, type VerifyReport } from "./nydus/verify.js";
+export { diffTree, ociDiffImage, type DiffImage, type DiffReport, type Difference } from "./diff/diff.js";
+export type { TreeReadPort, TreeStat } from "./ports.js";
+
+// The event stream (docs/EVENTS.md).
+export { EventBus, ndjsonSubscriber, type EventSink, type StrataEvent, type SubscribeOptions, type Subscriber } from "./events.js";

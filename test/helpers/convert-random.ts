@@ -1,5 +1,5 @@
-// Converts a generated OCI image (randomLayout) into a Nydus OCI layout on disk, for the events
-// and diff tests.
+// Converts generated OCI images (randomLayout, or any layout held in memory) into Nydus OCI
+// layouts on disk, for the events and diff tests.
 import { nodeFilesPort } from "../../runtimes/node/files.js";
 import { nodeOutput } from "../../runtimes/node/output.js";
 import { convert, type ConvertResult } from "../../src/convert/convert.js";
@@ -22,10 +22,16 @@ export interface RandomConvertOptions extends ConvertOptions {
 
 /** Converts randomLayout(seed) into `dir` (tag "latest"); small chunks by default so files span several. */
 export async function convertRandom(dir: string, options: RandomConvertOptions = {}): Promise<ConvertResult> {
-  const { seed = 42, layers = 3, entries = 30, events, ...convertOptions } = options;
+  const { seed = 42, layers = 3, entries = 30, ...rest } = options;
+  const source = await randomLayout((await testKernels()).kernels, { seed, layers, entries });
+  return convertLayoutFiles(dir, source.files, rest);
+}
+
+/** Converts the OCI layout held in `files` (path → bytes, as randomLayout gives them) into `dir`. */
+export async function convertLayoutFiles(dir: string, files: ReadonlyMap<string, Uint8Array>, options: ConvertOptions & { events?: EventSink } = {}): Promise<ConvertResult> {
+  const { events, ...convertOptions } = options;
   const oci = (await testKernels()).kernels;
-  const source = await randomLayout(oci, { seed, layers, entries });
-  const image = await openOciLayout(memoryFilesPort("/src", source.files), "/src", { kernels: oci });
+  const image = await openOciLayout(memoryFilesPort("/src", files), "/src", { kernels: oci });
   const resolved = resolveOptions({ chunkSize: 4096, compressor: "zstd", ...convertOptions }, ["none", "lz4_block", "zstd"], "zstd");
   const dest = await LayoutWriter.open(dir, nodeOutput, nodeFilesPort(), { sha256: () => createSha256(ports) });
   const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);

@@ -18,7 +18,12 @@ import { nydusSource } from "../../src/unpack/sources.js";
 import { unpack } from "../../src/unpack/unpack.js";
 import { nodeTreeOutput } from "../../runtimes/node/tree-output.js";
 import type { RafsInode } from "../../src/rafs/types.js";
+import { nodePorts } from "../../runtimes/node/index.js";
+import { commands } from "../../src/cli/commands/index.js";
+import { runCli } from "../../src/cli/main.js";
+import { randomLayout } from "../../src/oci/random.js";
 import { convertRandom } from "../helpers/convert-random.js";
+import { writeLayout } from "../helpers/random-image.js";
 import { rafsKernels, type TestKernels } from "../helpers/rafs-kernels.js";
 import { testKernels } from "../helpers/validate.js";
 
@@ -272,6 +277,31 @@ describe("conversion and verify events", () => {
     expect(expected.some((e) => e.linkOf)).toBe(true);
     expect(events.filter((e): e is FileEvent => e.type === "file").map((e) => ({ path: e.path, linkOf: e.linkOf }))).toEqual(expected);
     expect(events.filter((e) => e.type === "chunk")).toEqual([]);
+  });
+
+  it("CLI: --events FILE on convert, --events - on verify keeps stdout to NDJSON (the report goes to stderr)", async () => {
+    const run = async (...argv: string[]) => {
+      let stdout = "";
+      let stderr = "";
+      const code = await runCli(argv, commands, { ports: nodePorts(), stdout: (t) => void (stdout += t), stderr: (t) => void (stderr += t), isTTY: false });
+      return { code, stdout, stderr };
+    };
+    const src = join(work, "cli-src");
+    writeLayout(src, await randomLayout((await testKernels()).kernels, { seed: 15, layers: 2, entries: 20 }));
+    const file = join(work, "convert.ndjson");
+    const converted = await run("convert", `oci:${src}`, `oci:${join(work, "cli-out")}:latest`, "--chunk-size", "4K", "--events", file, "--json");
+    expect(converted.code).toBe(0);
+    expect(JSON.parse(converted.stdout).stats.chunks).toBeGreaterThan(0);
+    const convertEvents = readFileSync(file, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as StrataEvent);
+    expect(convertEvents.filter((e) => e.type === "chunk")).toHaveLength(JSON.parse(converted.stdout).stats.chunks);
+    expect(convertEvents.at(-1)).toEqual({ type: "end", dropped: 0 });
+
+    const verified = await run("verify", `oci:${join(work, "cli-out")}:latest`, "--events", "-", "--json");
+    expect(verified.code).toBe(0);
+    const verifyEvents = verified.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as StrataEvent);
+    expect(verifyEvents.every((e) => typeof e.type === "string")).toBe(true);
+    expect(verifyEvents.filter((e) => e.type === "chunk")).toHaveLength(JSON.parse(verified.stderr).counts.chunks);
+    expect(JSON.parse(verified.stderr).ok).toBe(true);
   });
 
   it("verify: events list the failures of the report, in order, on a corrupted image", async () => {
