@@ -62,7 +62,7 @@ async function checkBothPaths(layout: string): Promise<void> {
 /** A layer with what random layouts lack: xattrs, devices, fifos, setgid and sticky dirs, sub-second mtimes. */
 const specials: TarWriteEntry[] = [
   { path: "special/", type: "dir", mode: 0o3775, uid: 0, gid: 50, mtime: 1_500_000_000, xattrs: new Map([["user.dir", enc.encode("on a directory")]]) },
-  { path: "special/caps", type: "file", mode: 0o4750, uid: 0, gid: 50, mtime: 1_500_000_001, mtimeNsec: 250_000_000, data: enc.encode("#!/bin/true\n"), xattrs: new Map([["user.note", enc.encode("x=1\n\0binary")], ["trusted.overlay.x", new Uint8Array([0, 1, 2, 255])]]) },
+  { path: "special/caps", type: "file", mode: 0o4750, uid: 0, gid: 50, mtime: 1_500_000_001, mtimeNsec: 250_000_000, data: enc.encode("#!/bin/true\n"), xattrs: new Map([["user.note", enc.encode("x=1\n\0binary")], ["trusted.overlay.x", new Uint8Array([0, 1, 2, 255])], ["security.capability", new Uint8Array([1, 0, 0, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])]]) },
   { path: "special/linked", type: "hardlink", linkname: "special/caps", mode: 0o4750 },
   { path: "special/fifo", type: "fifo", mode: 0o640, uid: 7, gid: 7, mtime: 1_500_000_002 },
   { path: "special/null", type: "chardev", mode: 0o666, devmajor: 1, devminor: 3, mtime: 1_500_000_003 },

@@ -6,13 +6,17 @@ import type { Command } from "../main.js";
 import { catCommand } from "./cat.js";
 import { convertCommand } from "./convert.js";
 import { diffCommand } from "./diff.js";
+import { exportCommand } from "./export.js";
 import { inspectCommand } from "./inspect.js";
+import { unpackCommand } from "./unpack.js";
 import { verifyCommand } from "./verify.js";
 
 export const commands: Record<string, Command> = {
   cat: catCommand,
   convert: convertCommand,
   diff: diffCommand,
+  export: exportCommand,
   inspect: inspectCommand,
+  unpack: unpackCommand,
   verify: verifyCommand,
 };
