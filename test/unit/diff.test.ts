@@ -5,7 +5,7 @@
 import { execFileSync } from "node:child_process";
 import { appendFileSync, chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodePorts } from "../../runtimes/node/index.js";
 import { nodeTreeRead, parseGetfattr } from "../../runtimes/node/tree-read.js";
@@ -174,6 +174,8 @@ describe("strata diff against an unpacked image", () => {
     }
 
     const report = await diffTree(nodeTreeRead, dir, image);
+    // The same through a relative path with a trailing slash (getfattr echoes paths as given).
+    expect(summary(await diffTree(nodeTreeRead, `${relative(process.cwd(), dir)}/`, image))).toEqual(summary(report));
     const want = [...expected].filter(([, v]) => v !== "").map(([p, v]) => {
       const [change, fields] = v.split(" ");
       return `${change} ${p}${fields ? ` ${fields}` : ""}`;
