@@ -145,8 +145,21 @@ export interface TreeReadPort {
   xattrs(root: string): Promise<Map<string, Map<string, Uint8Array>> | undefined>;
 }
 
+/** Listing, dates and removal of files, for caches that collect their garbage. Paths use "/". */
+export interface CacheDirPort {
+  /** Names in a directory; [] when it does not exist. */
+  list(dir: string): Promise<string[]>;
+  /** A file's size and last modification (ms since the epoch); undefined when nothing is there. */
+  stat(path: string): Promise<{ size: number; mtimeMs: number } | undefined>;
+  /** Removes a file; nothing happens when it is already gone. */
+  remove(path: string): Promise<void>;
+  /** Sets a file's modification time to now (a cache entry was used). */
+  touch(path: string): Promise<void>;
+}
+
 export interface Ports {
   wasm: WasmPort;
+  cacheDir?: CacheDirPort;
   tree?: TreeReadPort;
   /** Opens (creating it if needed) the chunk cache in directory `dir`, where the runtime has files. */
   chunkCache?: (dir: string) => Promise<ChunkCachePort>;

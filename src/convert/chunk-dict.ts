@@ -9,13 +9,17 @@
  * starts (a dictionary silently contributing nothing is a mistake worth hearing about). The
  * compressor must agree too: RAFS v6 records one compressor per image in its superblock.
  */
-import { StrataError } from "../errors.js";
+import { isStrataError, StrataError } from "../errors.js";
+import { rafsKernels } from "../kernels/index.js";
 import type { Hasher } from "../kernels/kernel.js";
 import type { BlobRange } from "../oci/blob.js";
 import { hex } from "../oci/verify.js";
 import { openNydus, requireRafs, type NydusImage } from "../nydus/image.js";
 import { ociKernels } from "../oci/kernels.js";
 import type { Ports } from "../ports.js";
+import { openBlob } from "../rafs/blob-reader.js";
+import { ChunkFlags } from "../rafs/layout.js";
+import type { RafsKernels } from "../rafs/read.js";
 import type { BlobInfo, ChunkInfo, RafsInode } from "../rafs/types.js";
 import type { ResolvedOptions } from "./options.js";
 
@@ -41,7 +45,7 @@ export interface ChunkDictionary {
   /** Hex sha256 of its bootstrap: what cache keys name it by. */
   readonly id: string;
   readonly blobs: readonly DictBlob[];
-  /** Chunks of the blobs present, each digest once (the first met in tree order). */
+  /** Chunks of the blobs present, each digest once: the tree's in tree order, then the rest of the blobs' tables. */
   readonly chunks: readonly DictChunk[];
   /** Blob ids of the bootstrap's blob table whose bytes were not found: their chunks are left out. */
   readonly missingBlobs: readonly string[];
@@ -51,7 +55,12 @@ export interface ChunkDictionary {
  * The dictionary held by `image`, checked against the conversion's options. `firstOrder` numbers
  * its blobs after those of the dictionaries loaded before it.
  */
-export function chunkDictionary(image: NydusImage, options: Pick<ResolvedOptions, "chunkSize" | "compressor" | "digester">, sha256: Hasher, firstOrder = 0): ChunkDictionary {
+export async function chunkDictionary(
+  image: NydusImage,
+  options: Pick<ResolvedOptions, "chunkSize" | "compressor" | "digester">,
+  kernels: { sha256: Hasher; codec: RafsKernels["codec"] },
+  firstOrder = 0,
+): Promise<ChunkDictionary> {
   const rafs = requireRafs(image);
   const mismatch = (what: string, theirs: unknown, ours: unknown) =>
     new StrataError("INVALID_ARGUMENT", `chunk dictionary ${image.name}: its ${what} is ${theirs}, this conversion's is ${ours}`, { dictionary: image.name, [what]: theirs, expected: ours });
@@ -72,21 +81,38 @@ export function chunkDictionary(image: NydusImage, options: Pick<ResolvedOptions
     blobs.push(range && { info, range, order: firstOrder + info.blobIndex, dictionary: image.name });
   }
 
+  // The tree's chunks first (they carry every field the bootstrap had), then those only the
+  // blobs' own tables list: chunks of files deleted in later layers are still stored there.
   const chunks: DictChunk[] = [];
   const seen = new Set<string>();
+  const add = (info: ChunkInfo, blob: DictBlob) => {
+    const key = digestKey(info.digest, info.uncompressedSize);
+    if (seen.has(key)) return;
+    seen.add(key);
+    chunks.push({ info, blob });
+  };
   const visit = (inode: RafsInode) => {
     for (const chunk of inode.chunks ?? []) {
       const blob = blobs[chunk.blobIndex];
-      if (!blob) continue;
-      const key = digestKey(chunk.digest, chunk.uncompressedSize);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      chunks.push({ info: chunk, blob });
+      if (blob) add(chunk, blob);
     }
     for (const child of inode.entries?.values() ?? []) visit(child);
   };
   visit(rafs.root);
-  return { name: image.name, id: hex(sha256.digest(image.bootstrap)), blobs: blobs.filter((b): b is DictBlob => b !== undefined), chunks, missingBlobs };
+  for (const blob of blobs) {
+    if (!blob) continue;
+    const opened = await openBlob(blob.range, { info: blob.info, codec: kernels.codec }).catch((e: unknown) => {
+      if (isStrataError(e)) return undefined; // no readable tables: the tree's chunks are all there is
+      throw e;
+    });
+    const { table, digests } = opened ?? {};
+    if (!table || !digests || digests.length !== table.length * 32) continue;
+    table.forEach((c, index) => {
+      const digest = digests.subarray(index * 32, index * 32 + 32);
+      add({ digest, blobIndex: blob.info.blobIndex, flags: c.compressed ? ChunkFlags.COMPRESSED : 0, compressedOffset: c.compressedOffset, compressedSize: c.compressedSize, uncompressedOffset: c.uncompressedOffset, uncompressedSize: c.uncompressedSize, fileOffset: 0, index, crc32: 0 }, blob);
+    });
+  }
+  return { name: image.name, id: hex(kernels.sha256.digest(image.bootstrap)), blobs: blobs.filter((b): b is DictBlob => b !== undefined), chunks, missingBlobs };
 }
 
 function digestKey(digest: Uint8Array, size: number): string {
@@ -101,9 +127,10 @@ function digestKey(digest: Uint8Array, size: number): string {
  */
 export async function openChunkDictionaries(ports: Ports, sources: readonly string[], options: Pick<ResolvedOptions, "chunkSize" | "compressor" | "digester">, sha256: Hasher): Promise<ChunkDictionary[]> {
   const dictionaries: ChunkDictionary[] = [];
+  const rafs = await rafsKernels(ports);
   for (const [i, source] of sources.entries()) {
     const image = await openNydus(ports, source, { kernels: ociKernels(ports) });
-    dictionaries.push(chunkDictionary(image, options, sha256, i * BLOBS_PER_DICTIONARY));
+    dictionaries.push(await chunkDictionary(image, options, { sha256, codec: rafs.codec }, i * BLOBS_PER_DICTIONARY));
   }
   return dictionaries;
 }

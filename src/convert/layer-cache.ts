@@ -16,7 +16,7 @@
 import { isStrataError, StrataError } from "../errors.js";
 import type { Hasher } from "../kernels/kernel.js";
 import { hex } from "../oci/verify.js";
-import type { FilesPort, OutputPort, PendingFile } from "../ports.js";
+import type { CacheDirPort, FilesPort, OutputPort, PendingFile } from "../ports.js";
 import type { CompressorName, DigesterName } from "../rafs/layout.js";
 import type { BlobInfo, ChunkInfo } from "../rafs/types.js";
 import type { TarHeader } from "../tar/reader.js";
@@ -65,6 +65,8 @@ export class LayerCache {
     private readonly files: FilesPort,
     private readonly output: OutputPort,
     private readonly sha256: Hasher,
+    /** Where the runtime has it: entries are touched when used instead of rewritten. */
+    private readonly dirs?: CacheDirPort,
   ) {}
 
   key(parts: LayerKeyParts): string {
@@ -94,7 +96,8 @@ export class LayerCache {
         blobPath = this.blobPath(record.blob.blobId);
         if ((await this.files.stat(blobPath))?.size !== record.blob.compressedSize) return undefined;
       }
-      await this.writeFile(entryPath, utf8.encode(JSON.stringify({ record: entry.record, blob: entry.blob })));
+      if (this.dirs) await this.dirs.touch(entryPath);
+      else await this.writeFile(entryPath, utf8.encode(JSON.stringify({ record: entry.record, blob: entry.blob })));
       return { record, blobPath };
     } catch (e) {
       if (isStrataError(e) || e instanceof SyntaxError) return undefined;
@@ -138,6 +141,73 @@ export class LayerCache {
       throw e;
     }
   }
+}
+
+export interface GcLimits {
+  /** Entries not used for longer than this (ms) are removed. */
+  maxAgeMs?: number;
+  /** Then the least recently used entries go until blobs and records take at most this many bytes. */
+  maxBytes?: number;
+  /** "Now", ms since the epoch. */
+  now: number;
+}
+
+export interface GcResult {
+  entries: { kept: number; removed: number };
+  /** Bytes of blobs and records kept and removed. */
+  bytes: { kept: number; removed: number };
+}
+
+/**
+ * Collects a cache's garbage: entries past the age limit, then the least recently used until the
+ * size limit holds, then every blob and record no remaining entry names (and leftovers of
+ * interrupted writes). Not to be run while a conversion uses the same directory.
+ */
+export async function collectGarbage(dir: string, files: FilesPort, dirs: CacheDirPort, limits: GcLimits): Promise<GcResult> {
+  const entries: { name: string; mtimeMs: number; refs: string[] }[] = [];
+  for (const name of await dirs.list(`${dir}/entries`)) {
+    const path = `${dir}/entries/${name}`;
+    const st = await dirs.stat(path);
+    if (!st) continue;
+    let refs: string[] = [];
+    try {
+      const entry = JSON.parse(new TextDecoder().decode(await files.readFile(path))) as { record?: unknown; blob?: unknown };
+      refs = [`records/${String(entry.record)}`, ...(typeof entry.blob === "string" ? [`blobs/${entry.blob}`] : [])];
+    } catch {
+      // An unreadable entry names nothing and is removed below with the old ones.
+      st.mtimeMs = -Infinity;
+    }
+    entries.push({ name, mtimeMs: st.mtimeMs, refs });
+  }
+  const sizes = new Map<string, number>();
+  for (const sub of ["blobs", "records"]) {
+    for (const name of await dirs.list(`${dir}/${sub}`)) sizes.set(`${sub}/${name}`, (await dirs.stat(`${dir}/${sub}/${name}`))?.size ?? 0);
+  }
+  // Newest first: an entry is kept while the files it adds fit in the budget.
+  entries.sort((a, b) => b.mtimeMs - a.mtimeMs || (a.name < b.name ? -1 : 1));
+  const live = new Set<string>();
+  let liveBytes = 0;
+  const result: GcResult = { entries: { kept: 0, removed: 0 }, bytes: { kept: 0, removed: 0 } };
+  for (const entry of entries) {
+    const fresh = entry.mtimeMs > -Infinity && (limits.maxAgeMs === undefined || limits.now - entry.mtimeMs <= limits.maxAgeMs);
+    const adds = entry.refs.filter((r) => !live.has(r)).reduce((n, r) => n + (sizes.get(r) ?? 0), 0);
+    const complete = entry.refs.every((r) => sizes.has(r));
+    if (fresh && complete && (limits.maxBytes === undefined || liveBytes + adds <= limits.maxBytes)) {
+      for (const r of entry.refs) live.add(r);
+      liveBytes += adds;
+      result.entries.kept++;
+    } else {
+      await dirs.remove(`${dir}/entries/${entry.name}`);
+      result.entries.removed++;
+    }
+  }
+  for (const [path, size] of sizes) {
+    if (live.has(path)) continue;
+    await dirs.remove(`${dir}/${path}`);
+    result.bytes.removed += size;
+  }
+  result.bytes.kept = liveBytes;
+  return result;
 }
 
 /*

@@ -62,11 +62,11 @@ export function resolveOptions(options: ConvertOptions, available: readonly Chun
   };
 }
 
-/** Parses a human chunk size: 1048576, 0x100000, 1M, 1MiB, 64K. */
+/** Parses a human size: 1048576, 0x100000, 1M, 1MiB, 64K, 2G. */
 export function parseSize(text: string): number {
-  const m = /^(0x[0-9a-f]+|[0-9]+)\s*(k|kb|kib|m|mb|mib)?$/i.exec(text.trim());
+  const m = /^(0x[0-9a-f]+|[0-9]+)\s*(k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(text.trim());
   if (!m) throw new StrataError("INVALID_ARGUMENT", `cannot read size ${JSON.stringify(text)}`, { size: text });
   const unit = (m[2] ?? "").toLowerCase();
-  const scale = unit.startsWith("k") ? 1024 : unit.startsWith("m") ? 1024 * 1024 : 1;
+  const scale = unit === "" ? 1 : 1024 ** ("kmg".indexOf(unit[0]!) + 1);
   return Number(m[1]) * scale;
 }

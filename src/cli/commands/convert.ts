@@ -14,6 +14,7 @@ import { REGISTRY_OPTIONS, registryOptions, registrySink } from "./registry.js";
 import type { DigesterName } from "../../rafs/layout.js";
 import { Exit, positionals, type Command } from "../main.js";
 import { cliEvents, eventsOption } from "./events.js";
+import { cacheDirOf } from "./cache.js";
 import { mib, needFiles } from "./shared.js";
 
 /** Compressors this build can write; zstd is the default, as in Nydus. */
@@ -33,7 +34,7 @@ export const convertCommand: Command = {
     "single-blob": { kind: "flag", describe: "one blob for the whole image instead of one per layer" },
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index (default linux/amd64)" },
     "chunk-dict": { kind: "list", describe: "a Nydus image (oci:DIR[:TAG]) or RAFS bootstrap whose chunks are reused (repeatable)" },
-    "cache-dir": { kind: "string", describe: "directory of converted layers to reuse and extend" },
+    "cache-dir": { kind: "string", describe: "directory of converted layers to reuse and extend (default $STRATA_CACHE_DIR, else none)" },
     events: eventsOption,
     json: { kind: "flag", describe: "print the summary as JSON" },
     ...REGISTRY_OPTIONS,
@@ -67,8 +68,8 @@ export const convertCommand: Command = {
     const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
     const dest = target.transport === "docker" ? registrySink(ctx, target, registry) : await LayoutWriter.open(target.path, output, files, { sha256: () => createStreamingSha256(ports) });
     const dictionaries = await openChunkDictionaries(ports, args.lists.get("chunk-dict") ?? [], options, sha256);
-    const cacheDir = args.values.get("cache-dir");
-    const cache = cacheDir === undefined ? undefined : new LayerCache(cacheDir.replace(/\/+$/, "") || "/", files, output, sha256);
+    const cacheDir = cacheDirOf(args, ctx);
+    const cache = cacheDir === undefined ? undefined : new LayerCache(cacheDir, files, output, sha256, ports.cacheDir);
     const result = await events.run((sink) => convert(source, dest, target.tag, { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, { ...options, events: sink }, { dictionaries, cache }));
     const seconds = (performance.now() - started) / 1000;
     const s = result.stats;

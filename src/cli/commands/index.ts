@@ -3,6 +3,7 @@
  * streams. One file per command; register it here.
  */
 import type { Command } from "../main.js";
+import { cacheCommand } from "./cache.js";
 import { catCommand } from "./cat.js";
 import { convertCommand } from "./convert.js";
 import { diffCommand } from "./diff.js";
@@ -12,6 +13,7 @@ import { unpackCommand } from "./unpack.js";
 import { verifyCommand } from "./verify.js";
 
 export const commands: Record<string, Command> = {
+  cache: cacheCommand,
   cat: catCommand,
   convert: convertCommand,
   diff: diffCommand,
