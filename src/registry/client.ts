@@ -12,8 +12,10 @@ export interface RetryPolicy {
   attempts: number;
   /** First backoff in ms, doubled per retry (default 250). */
   baseDelay: number;
-  /** Longest wait in ms, also the cap on Retry-After (default 10000). */
+  /** Longest backoff in ms (default 10000). */
   maxDelay: number;
+  /** Longest Retry-After honoured, in ms (default 60000). */
+  maxRetryAfter: number;
 }
 
 export interface RegistryOptions {
@@ -59,7 +61,7 @@ interface Endpoint {
   tokens: Map<string, Promise<string>>;
 }
 
-const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelay: 250, maxDelay: 10_000 };
+const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelay: 250, maxDelay: 10_000, maxRetryAfter: 60_000 };
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -150,7 +152,7 @@ export class RegistryClient {
         continue;
       }
       if ((res.status >= 500 || res.status === 429) && attempt < attempts) {
-        const wait = retryAfter(res.headers.get("retry-after"), this.retry.maxDelay) ?? this.backoff(attempt);
+        const wait = retryAfter(res.headers.get("retry-after"), this.retry.maxRetryAfter) ?? this.backoff(attempt);
         await res.body?.cancel();
         await sleep(wait);
         continue;
@@ -252,7 +254,7 @@ export class RegistryClient {
       }
       if ((res.status >= 500 || res.status === 429) && attempt < this.retry.attempts) {
         await res.body?.cancel();
-        await sleep(retryAfter(res.headers.get("retry-after"), this.retry.maxDelay) ?? this.backoff(attempt));
+        await sleep(retryAfter(res.headers.get("retry-after"), this.retry.maxRetryAfter) ?? this.backoff(attempt));
         continue;
       }
       if (!res.ok) {

@@ -116,8 +116,8 @@ export class RegistrySink implements ImageSink {
           this.stats.uploaded++;
           return;
         }
-        // A session the registry lost (restarted, expired) is started again, once.
-        if (attempt >= 2 || !(e instanceof StrataError) || e.details.status !== 404) throw e;
+        // Started again, once: a session the registry lost (restarted, expired), or bytes damaged on the way.
+        if (attempt >= 2 || !(e instanceof StrataError) || (e.details.status !== 404 && e.code !== "DIGEST_MISMATCH")) throw e;
       }
     }
   }
@@ -279,9 +279,9 @@ export class RegistrySink implements ImageSink {
 
   private async start(): Promise<UploadSession> {
     const res = await this.client.send({ method: "POST", repository: this.repository, path: "blobs/uploads/", actions: "pull,push" });
-    await res.body?.cancel();
     const location = res.headers.get("location");
     if (res.status !== 202 || !location) throw await unexpected(res, `starting an upload to ${this.name}`);
+    await res.body?.cancel();
     return this.session(location);
   }
 
@@ -317,13 +317,16 @@ class UploadSession {
           actions: "pull,push",
           retry: false,
         });
-        await res.body?.cancel();
         if (res.status === 202) {
+          await res.body?.cancel();
           this.moveTo(res);
           this.offset += part.length;
           return true;
         }
-        if ((res.status === 405 || res.status === 501) && this.offset === 0) return false;
+        if ((res.status === 405 || res.status === 501) && this.offset === 0) {
+          await res.body?.cancel();
+          return false;
+        }
         failure = await unexpected(res, `PATCH bytes ${this.offset}.. of ${this.what}`, this.location);
         if (res.status < 500 && res.status !== 429 && res.status !== 416) throw failure;
       } catch (e) {
@@ -352,8 +355,12 @@ class UploadSession {
       body: last,
       actions: "pull,push",
     });
+    if (res.status !== 201 && res.status !== 204) {
+      const e = await unexpected(res, `completing ${this.what} as ${digest}`, this.location);
+      // DIGEST_INVALID: the bytes the registry received do not hash to the digest.
+      throw e.message.includes("DIGEST_INVALID") ? new StrataError("DIGEST_MISMATCH", e.message, { ...e.details, digest }) : e;
+    }
     await res.body?.cancel();
-    if (res.status !== 201 && res.status !== 204) throw await unexpected(res, `completing ${this.what} as ${digest}`, this.location);
     const stored = res.headers.get("docker-content-digest");
     if (stored && stored !== digest) throw new StrataError("DIGEST_MISMATCH", `${this.what} was stored as ${stored}, expected ${digest}`, { digest, actual: stored });
   }
@@ -371,8 +378,8 @@ class UploadSession {
   /** Bytes the registry has received (from the Range header of GET on the upload). */
   private async status(): Promise<number> {
     const res = await this.client.send({ method: "GET", repository: this.repository, path: this.location, actions: "pull,push" });
-    await res.body?.cancel();
     if (res.status !== 204 && res.status !== 200) throw await unexpected(res, `status of ${this.what}`, this.location);
+    await res.body?.cancel();
     this.moveTo(res);
     const range = /^(?:bytes=)?0-(\d+)$/.exec(res.headers.get("range") ?? "");
     // "0-0" is both "nothing" and "one byte"; nothing is the safe reading.

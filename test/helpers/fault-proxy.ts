@@ -25,6 +25,8 @@ export interface ProxiedRequest {
 }
 
 export interface RecordedRequest extends ProxiedRequest {
+  /** When it arrived (Date.now()). */
+  at: number;
   status?: number;
   fault?: Fault;
 }
@@ -67,7 +69,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const sockets = new Set<Socket>();
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const info: RecordedRequest = { method: req.method ?? "GET", url: req.url ?? "/", range: req.headers.range, n: requests.length };
+    const info: RecordedRequest = { method: req.method ?? "GET", url: req.url ?? "/", range: req.headers.range, n: requests.length, at: Date.now() };
     requests.push(info);
     const fault = options.plan?.(info, random);
     info.fault = fault;
@@ -99,6 +101,8 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       }
       if (cut) up.destroy();
       if (cut && fault?.kind === "reset") {
+        // Let the bytes sent reach the client first: the reset is mid-body, not before it.
+        await new Promise((r) => setTimeout(r, 50));
         res.socket?.resetAndDestroy?.();
         res.destroy();
         return;

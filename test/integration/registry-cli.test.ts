@@ -1,0 +1,88 @@
+// `strata convert docker://… docker://…` on the corpus image app-v1 (pushed with skopeo), as a
+// user runs it: the second run pushes nothing, and `strata verify` and `inspect` read the result
+// from the registry. A pass-through proxy counts what goes over the wire.
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.js";
+import { hasRegistry, skopeoCopy, startRegistry, type TestRegistry } from "../helpers/registry.js";
+
+const root = new URL("../..", import.meta.url).pathname;
+const CORPUS = process.env.STRATA_CORPUS ?? "/tmp/corpus";
+const APP_V1 = join(CORPUS, "images/app-v1");
+const skip = !hasRegistry() ? "docker-registry is not installed" : !existsSync(APP_V1) ? `no corpus at ${CORPUS}` : undefined;
+
+/** Runs the CLI from source (tsx), asynchronously so the in-process proxy keeps serving. */
+function strata(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(join(root, "node_modules/.bin/tsx"), [join(root, "runtimes/node/cli.ts"), ...args], { env: { ...process.env, HOME: work } });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => (stdout += d));
+    child.stderr.on("data", (d) => (stderr += d));
+    child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
+  });
+}
+
+const work = mkdtempSync(join(tmpdir(), "strata-registry-cli-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe.skipIf(skip !== undefined)(`strata CLI with docker:// ${skip ? `(skipped: ${skip})` : ""}`, () => {
+  let registry: TestRegistry;
+  let proxy: FaultProxy;
+  beforeAll(async () => {
+    registry = await startRegistry();
+    skopeoCopy(`oci:${APP_V1}:latest`, `docker://${registry.host}/corpus/app:v1`);
+    proxy = await startFaultProxy({ target: registry.host });
+  }, 120_000);
+  afterAll(async () => {
+    await proxy?.close();
+    await registry?.stop();
+  });
+
+  test("convert docker:// → docker:// pushes once; again it pushes nothing; verify and inspect read it back", async () => {
+    const src = `docker://${proxy.host}/corpus/app:v1`;
+    const dst = `docker://${proxy.host}/corpus/app:v1-nydus`;
+    const first = await strata("convert", src, dst, "--insecure", "--json");
+    expect(first.status, first.stderr).toBe(0);
+    const one = JSON.parse(first.stdout) as { manifest: { digest: string }; blobs: unknown[]; push: { uploaded: number; skipped: number; manifests: number } };
+    expect(one.push.uploaded).toBe(one.blobs.length + 2); // blobs, bootstrap layer, config
+    expect(one.push.manifests).toBe(2); // by digest, then the tag
+
+    const seen = proxy.requests.length;
+    const second = await strata("convert", src, dst, "--insecure", "--json");
+    expect(second.status, second.stderr).toBe(0);
+    const two = JSON.parse(second.stdout) as typeof one;
+    expect(two.manifest.digest).toBe(one.manifest.digest);
+    expect(two.push).toEqual({ uploaded: 0, skipped: one.push.uploaded, mounted: 0, manifests: 0 });
+    const during = proxy.requests.slice(seen);
+    expect(during.filter((r) => r.method === "POST" || r.method === "PATCH" || r.method === "PUT")).toEqual([]);
+
+    const verify = await strata("verify", dst, "--insecure");
+    expect(verify.status, verify.stdout + verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/^OK /);
+
+    const inspect = await strata("inspect", dst, "/app/app.py", "--insecure", "--json", "--no-chunks");
+    expect(inspect.status, inspect.stderr).toBe(0);
+    expect(JSON.stringify(JSON.parse(inspect.stdout))).toContain("/app/app.py");
+
+    // The same image pulled into a layout converts to the same manifest.
+    const local = await strata("convert", src, `oci:${join(work, "out")}:nydus`, "--insecure", "--json");
+    expect(local.status, local.stderr).toBe(0);
+    expect((JSON.parse(local.stdout) as typeof one).manifest.digest).toBe(one.manifest.digest);
+    expect(readFileSync(join(work, "out/index.json"), "utf8")).toContain(one.manifest.digest);
+  }, 240_000);
+
+  test("usage and access errors are typed: no --insecure, a digest destination, unknown repository", async () => {
+    const noTls = await strata("inspect", `docker://${registry.host}/corpus/app:v1`, "--json");
+    expect(noTls.status).toBe(3);
+    expect(JSON.parse(noTls.stdout).error.code).toBe("NETWORK");
+    const digestDest = await strata("convert", `docker://${registry.host}/corpus/app:v1`, `docker://${registry.host}/corpus/app@sha256:${"0".repeat(64)}`, "--insecure", "--json");
+    expect(digestDest.status).toBe(2);
+    const missing = await strata("verify", `docker://${registry.host}/corpus/nothing:v1`, "--insecure", "--json");
+    expect(missing.status).toBe(3);
+    expect(JSON.parse(missing.stdout).error.code).toBe("NOT_FOUND");
+  }, 120_000);
+});
