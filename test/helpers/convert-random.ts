@@ -9,6 +9,7 @@ import { chunkCodecFor, hasherFor } from "../../src/kernels/index.js";
 import { createSha256 } from "../../src/kernels/sha256.js";
 import { LayoutWriter } from "../../src/oci/layout-writer.js";
 import { openOciLayout } from "../../src/oci/layout.js";
+import type { Image } from "../../src/oci/types.js";
 import { memoryFilesPort, randomLayout } from "../../src/oci/random.js";
 import { ports } from "./kernels.js";
 import { testKernels } from "./validate.js";
@@ -29,9 +30,13 @@ export async function convertRandom(dir: string, options: RandomConvertOptions =
 
 /** Converts the OCI layout held in `files` (path → bytes, as randomLayout gives them) into `dir`. */
 export async function convertLayoutFiles(dir: string, files: ReadonlyMap<string, Uint8Array>, options: ConvertOptions & { events?: EventSink } = {}): Promise<ConvertResult> {
-  const { events, ...convertOptions } = options;
   const oci = (await testKernels()).kernels;
-  const image = await openOciLayout(memoryFilesPort("/src", files), "/src", { kernels: oci });
+  return convertImage(dir, await openOciLayout(memoryFilesPort("/src", files), "/src", { kernels: oci }), options);
+}
+
+/** Converts `image` into the OCI layout `dir` (tag "latest"), with 4 KiB zstd chunks unless told otherwise. */
+export async function convertImage(dir: string, image: Image, options: ConvertOptions & { events?: EventSink } = {}): Promise<ConvertResult> {
+  const { events, ...convertOptions } = options;
   const resolved = resolveOptions({ chunkSize: 4096, compressor: "zstd", ...convertOptions }, ["none", "lz4_block", "zstd"], "zstd");
   const dest = await LayoutWriter.open(dir, nodeOutput, nodeFilesPort(), { sha256: () => createSha256(ports) });
   const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
