@@ -10,7 +10,6 @@ import type { Hasher } from "./kernels/kernel.js";
 
 export const VERITY_BLOCK_SIZE = 4096;
 const DIGEST_SIZE = 32;
-const HASHES_PER_BLOCK = VERITY_BLOCK_SIZE / DIGEST_SIZE;
 const MAX_SALT = 256;
 
 export interface VerityTree {

@@ -23,7 +23,7 @@ import type { FilesPort, Ports } from "../ports.js";
 import { openBlob, type NydusBlob } from "../rafs/blob-reader.js";
 import { type BootstrapProblem, verifyBootstrap } from "../rafs/bootstrap.js";
 import { BOOTSTRAP_PATH_IN_LAYER } from "../rafs/layout.js";
-import type { BlobSet, RafsKernels } from "../rafs/read.js";
+import type { RafsKernels } from "../rafs/read.js";
 import type { BlobInfo, RafsImage } from "../rafs/types.js";
 import { readTar } from "../tar/reader.js";
 
@@ -312,7 +312,7 @@ export function requireRafs(image: NydusImage): RafsImage {
  * The image's blobs as the RAFS reader wants them (readFile, readChunk): opened through their
  * ToC on first use, and kept. NOT_FOUND for a blob the image does not have.
  */
-export function blobSet(image: NydusImage, kernels: RafsKernels): BlobSet {
+export function blobSet(image: NydusImage, kernels: RafsKernels): (info: BlobInfo) => Promise<NydusBlob> {
   const opened = new Map<string, Promise<NydusBlob>>();
   return (info: BlobInfo) => {
     let blob = opened.get(info.blobId);

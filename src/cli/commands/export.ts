@@ -9,6 +9,7 @@ import { ociKernels } from "../../oci/kernels.js";
 import { LayoutWriter } from "../../oci/layout-writer.js";
 import { parseReference } from "../../oci/reference.js";
 import { Exit, positionals, type Command } from "../main.js";
+import { exportBlockCommand } from "./export-block.js";
 import { CHECK_FAILURES, mib, needFiles, reportFailure } from "./shared.js";
 
 const GZIP_MODES: readonly GzipMode[] = ["native", "stored"];
@@ -21,8 +22,12 @@ export const exportCommand: Command = {
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
     json: { kind: "flag", describe: "print the summary as JSON" },
+    block: exportBlockCommand.options.block!,
+    verity: exportBlockCommand.options.verity!,
+    salt: exportBlockCommand.options.salt!,
   },
   async run(args, ctx) {
+    if (args.flags.has("block")) return exportBlockCommand.run(args, ctx);
     const [src, dst] = positionals(args, 2, "IMAGE DST");
     const gzip = args.values.get("gzip") as GzipMode | undefined;
     if (gzip !== undefined && !GZIP_MODES.includes(gzip)) throw new StrataError("INVALID_ARGUMENT", `--gzip must be ${GZIP_MODES.join(" or ")}, got ${gzip}`);

@@ -8,6 +8,7 @@ import { catCommand } from "./cat.js";
 import { convertCommand } from "./convert.js";
 import { diffCommand } from "./diff.js";
 import { exportCommand } from "./export.js";
+import { exportBlobDeviceCommand } from "./export-blob-device.js";
 import { inspectCommand } from "./inspect.js";
 import { unpackCommand } from "./unpack.js";
 import { verifyCommand } from "./verify.js";
@@ -18,6 +19,7 @@ export const commands: Record<string, Command> = {
   convert: convertCommand,
   diff: diffCommand,
   export: exportCommand,
+  "export-blob-device": exportBlobDeviceCommand,
   inspect: inspectCommand,
   unpack: unpackCommand,
   verify: verifyCommand,
