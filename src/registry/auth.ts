@@ -77,7 +77,9 @@ export function dockerConfigAuths(bytes: Uint8Array, path: string): Map<string, 
       } catch {
         throw new StrataError("INVALID_ARGUMENT", `${path}: auths[${JSON.stringify(key)}].auth is not base64`, { path });
       }
-      creds = parseCreds(decoded);
+      const colon = decoded.indexOf(":");
+      if (colon <= 0) throw new StrataError("INVALID_ARGUMENT", `${path}: auths[${JSON.stringify(key)}].auth is not base64 of USER:PASSWORD`, { path });
+      creds = { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
     } else if (typeof entry?.username === "string" && typeof entry.password === "string") {
       creds = { username: entry.username, password: entry.password };
     }

@@ -202,7 +202,9 @@ export class RegistryClient {
     const challenge = parseChallenge(res.headers.get("www-authenticate"));
     await res.body?.cancel();
     if (!challenge) throw new StrataError("AUTH", `${this.where(req.repository)}: ${req.method} ${url} was refused (401) without a Basic or Bearer challenge`, { url });
-    ep.challenge = challenge;
+    // Kept for later requests, which ask for their own scopes up front (not this request's).
+    const { scope: _scope, ...params } = challenge.params;
+    ep.challenge = { scheme: challenge.scheme, params };
     const fresh = await this.authorization(ep, challenge, scopes, key, known !== undefined);
     const again = await send(fresh);
     if (again.status === 401) {
