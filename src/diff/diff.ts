@@ -146,13 +146,12 @@ class Walker {
       if (!sameXattrs(node.xattrs, disk)) note("xattrs", xattrNames(node.xattrs), xattrNames(disk));
     }
     if (imageKind === "file" && diskKind === "file") {
-      if (node.size !== stat.size) note("content", undefined, undefined);
+      // Content has no values to show; `chunks` names the differing chunks.
+      if (node.size !== stat.size) d.fields.push("content");
       else if (!this.options.quick && node.chunks) {
-        const differing = await this.compareContent(abs, node.chunks, stat.size);
-        if (differing.length > 0) {
-          note("content", undefined, undefined);
-          d.chunks = differing;
-        }
+        const { differing, covered } = await this.compareContent(abs, node.chunks, stat.size);
+        if (differing.length > 0 || !covered) d.fields.push("content");
+        if (differing.length > 0) d.chunks = differing;
       }
     }
     if (d.fields.includes("content")) d.change = "modified";
@@ -206,7 +205,7 @@ class Walker {
     }
     const out = [...this.found.values()].sort((a, b) => comparePaths(a.path, b.path));
     for (const d of out) {
-      if (d.fields.length === 0) {
+      if (d.fields.every((f) => f === "content")) {
         delete d.image;
         delete d.disk;
       }
@@ -231,8 +230,11 @@ class Walker {
     if (n % PROGRESS_EVERY === 0) await events.emit({ type: "progress", source: "diff", phase: "paths", done: n, total });
   }
 
-  /** Indexes of the chunks whose digest differs from the disk file's bytes at the same offsets. */
-  private async compareContent(abs: string, chunks: readonly ChunkInfo[], size: number): Promise<number[]> {
+  /**
+   * Indexes of the chunks whose digest differs from the disk file's bytes at the same offsets, and
+   * whether the chunks covered the whole file (bytes past them have no digest to match).
+   */
+  private async compareContent(abs: string, chunks: readonly ChunkInfo[], size: number): Promise<{ differing: number[]; covered: boolean }> {
     this.counts.hashedFiles++;
     const differing: number[] = [];
     const pieces = this.tree.read(abs)[Symbol.asyncIterator]();
@@ -262,9 +264,7 @@ class Walker {
       if (filled !== chunk.uncompressedSize || !equal(this.hasher.digest(this.buffer.subarray(0, filled)), chunk.digest)) differing.push(i);
     }
     await pieces.return?.();
-    // Bytes past the last chunk have no digest to match.
-    if (at < size && !differing.includes(chunks.length - 1)) differing.push(chunks.length);
-    return differing;
+    return { differing, covered: at === size };
   }
 
   private abs(path: string): string {
