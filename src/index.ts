@@ -36,6 +36,10 @@ export type { ChunkCachePort } from "./ports.js";
 export { verifyNydusImage, type VerifyReport } from "./nydus/verify.js";
 export { diffTree, ociDiffImage, type DiffImage, type DiffReport, type Difference } from "./diff/diff.js";
 export type { TreeReadPort, TreeStat } from "./ports.js";
+export { unpack, type UnpackOptions, type UnpackResult, type UnpackSource } from "./unpack/unpack.js";
+export { nydusSource, ociSource } from "./unpack/sources.js";
+export type { TreeOutput, TreeOutputPort, TreePath } from "./ports.js";
+export { exportImage, type ExportOptions, type ExportResult } from "./export/oci.js";
 
 // The event stream (docs/EVENTS.md).
 export { EventBus, ndjsonSubscriber, type EventSink, type StrataEvent, type SubscribeOptions, type Subscriber } from "./events.js";

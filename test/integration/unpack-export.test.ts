@@ -114,20 +114,22 @@ describe("export round trip on generated images", () => {
 
 const corpusImage = (name: string) => join(CORPUS, "images", name);
 describe.skipIf(!existsSync(corpusImage("hamburger")))("corpus images (../shared/corpus/build-corpus.sh)", () => {
+  // Stored gzip keeps these quick (native gzip is covered above); only base is also unpacked.
   for (const name of ["base", "app-v1", "hamburger"]) {
-    test(`${name}: export(convert(X)) flattens to X's tree; unpack of convert(X) writes X's tree`, async () => {
+    test(`${name}: export(convert(X)) flattens to X's tree${name === "base" ? "; unpack of convert(X) writes X's tree" : ""}`, async () => {
       const original = await openImage(filePorts, `oci:${corpusImage(name)}:latest`, { kernels });
       const want = await inspectImage(original, kernels);
       const layout = fresh("layout");
       await convertInto(original, layout, "nydus");
-      const { dir } = await exportTo(layout);
+      const { dir } = await exportTo(layout, "stored");
       expect(await inspectImage(await openImage(filePorts, `oci:${dir}:flat`, { kernels }), kernels)).toEqual(want);
-
-      const out = fresh("unpacked");
-      await unpack(nydusSource(await openNydus(filePorts, `oci:${layout}:nydus`, { kernels }), rafs), nodeTreeOutput, out);
-      const rows = listUnpacked(out).map(({ ino: _, ...r }) => r);
-      expect(rows).toEqual(expectedRows(want).map((r) => (isRoot ? r : { ...r, uid: process.getuid!(), gid: process.getgid!() })));
-      rmSync(out, { recursive: true });
+      if (name === "base") {
+        const out = fresh("unpacked");
+        await unpack(nydusSource(await openNydus(filePorts, `oci:${layout}:nydus`, { kernels }), rafs), nodeTreeOutput, out);
+        const rows = listUnpacked(out).map(({ ino: _, ...r }) => r);
+        expect(rows).toEqual(expectedRows(want).map((r) => (isRoot ? r : { ...r, uid: process.getuid!(), gid: process.getgid!() })));
+        rmSync(out, { recursive: true });
+      }
       rmSync(layout, { recursive: true });
       rmSync(dir, { recursive: true });
     }, 240_000);
