@@ -157,8 +157,29 @@ export interface CacheDirPort {
   touch(path: string): Promise<void>;
 }
 
+/** Loop devices and mounts that kernel mounts (`strata mount`) made, as recorded for umount. */
+export interface KernelMount {
+  mountpoint: string;
+  bootstrapLoop: string;
+  /** One per blob device, in blob-table order. */
+  deviceLoops: string[];
+}
+
+/**
+ * Kernel EROFS mounts over read-only loop devices (Linux, root). Each call releases every loop
+ * device and mount it made when it fails or the process is interrupted part-way.
+ */
+export interface MountPort {
+  /** Attaches the files and mounts EROFS at `mountpoint` with one device= per blob device, in order. */
+  mount(request: { bootstrap: string; devices: readonly string[]; mountpoint: string }): Promise<KernelMount>;
+  /** Unmounts what mount() mounted at `mountpoint` and detaches exactly its loop devices; NOT_FOUND when it mounted nothing there. */
+  umount(mountpoint: string): Promise<KernelMount>;
+}
+
 export interface Ports {
   wasm: WasmPort;
+  /** Kernel mounts, where the runtime can make them (Node on Linux). */
+  mount?: MountPort;
   cacheDir?: CacheDirPort;
   tree?: TreeReadPort;
   /** Opens (creating it if needed) the chunk cache in directory `dir`, where the runtime has files. */

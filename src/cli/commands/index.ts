@@ -11,6 +11,8 @@ import { diffCommand } from "./diff.js";
 import { exportCommand } from "./export.js";
 import { exportBlobDeviceCommand } from "./export-blob-device.js";
 import { inspectCommand } from "./inspect.js";
+import { mountCommand } from "./mount.js";
+import { umountCommand } from "./umount.js";
 import { unpackCommand } from "./unpack.js";
 import { verifyCommand } from "./verify.js";
 
@@ -23,6 +25,8 @@ export const commands: Record<string, Command> = {
   export: exportCommand,
   "export-blob-device": exportBlobDeviceCommand,
   inspect: inspectCommand,
+  mount: mountCommand,
+  umount: umountCommand,
   unpack: unpackCommand,
   verify: verifyCommand,
 };
