@@ -87,9 +87,8 @@ export async function diffTree(tree: TreeReadPort, dir: string, image: DiffImage
   const base = dir.replace(/\/+$/, "");
   const diskXattrs = await tree.xattrs(base || "/");
   const xattrsOf = (path: string) => diskXattrs?.get(path === "/" ? base || "/" : base + path);
-  const walker = new Walker(tree, base, image.hasher, options, xattrsOf, diskXattrs !== undefined);
-  const total = [...walk(image.root)].length;
-  await walker.both("/", image.root, rootStat, total);
+  const walker = new Walker(tree, base, image.hasher, options, xattrsOf, diskXattrs !== undefined, options.events ? [...walk(image.root)].length : 0);
+  await walker.both("/", image.root, rootStat);
   const differences = walker.finish();
   for (const d of differences) await options.events?.emit({ type: "diff", source: "diff", path: d.path, change: d.change, fields: d.fields });
   return { identical: differences.length === 0, differences, xattrs: diskXattrs !== undefined, quick: options.quick === true, counts: walker.counts };
@@ -113,11 +112,13 @@ class Walker {
     private readonly options: DiffOptions,
     private readonly xattrsOf: (path: string) => Map<string, Uint8Array> | undefined,
     private readonly compareXattrs: boolean,
+    /** Paths in the image, for progress events. */
+    private readonly total: number,
   ) {}
 
   /** A path present on both sides. */
-  async both(path: string, node: RafsInode, stat: TreeStat, total: number): Promise<void> {
-    await this.visited(path, stat, total);
+  async both(path: string, node: RafsInode, stat: TreeStat): Promise<void> {
+    await this.visited(path, stat);
     const abs = this.abs(path);
     const imageKind = kindOf(node.mode);
     const diskKind = kindOf(stat.mode);
@@ -165,9 +166,9 @@ class Walker {
       const child = `${path === "/" ? "" : path}/${name}`;
       const inImage = imageEntries?.get(name);
       const onDisk = diskEntries?.get(name);
-      if (inImage && onDisk) await this.both(child, inImage, onDisk, total);
+      if (inImage && onDisk) await this.both(child, inImage, onDisk);
       else if (inImage) this.removed(child, inImage);
-      else await this.added(child, onDisk!, total);
+      else await this.added(child, onDisk!);
     }
   }
 
@@ -180,8 +181,8 @@ class Walker {
   }
 
   /** A path (and everything below it) only on disk. */
-  private async added(path: string, stat: TreeStat, total: number): Promise<void> {
-    await this.visited(path, stat, total);
+  private async added(path: string, stat: TreeStat): Promise<void> {
+    await this.visited(path, stat);
     this.found.set(path, { path, change: "added", fields: [] });
     if (kindOf(stat.mode) !== "dir") {
       this.diskGroup(stat, path);
@@ -189,7 +190,7 @@ class Walker {
     }
     const entries = await this.tree.list(this.abs(path));
     entries.sort((a, b) => compareNames(a.name, b.name));
-    for (const e of entries) await this.added(`${path}/${e.name}`, e.stat, total);
+    for (const e of entries) await this.added(`${path}/${e.name}`, e.stat);
   }
 
   /** The differences in tree order, with hardlink grouping changes merged in. */
@@ -222,12 +223,12 @@ class Walker {
     return stat.nlink < 2 ? [path] : group(this.diskGroups, stat.id, path);
   }
 
-  private async visited(path: string, stat: TreeStat, total: number): Promise<void> {
+  private async visited(path: string, stat: TreeStat): Promise<void> {
     const n = ++this.counts.paths;
     const events = this.options.events;
     if (!events) return;
     await events.emit({ type: "file", source: "diff", path, kind: kindOf(stat.mode) ?? "file", mode: stat.mode, uid: stat.uid, gid: stat.gid, size: stat.size });
-    if (n % PROGRESS_EVERY === 0) await events.emit({ type: "progress", source: "diff", phase: "paths", done: n, total });
+    if (n % PROGRESS_EVERY === 0) await events.emit({ type: "progress", source: "diff", phase: "paths", done: n, total: this.total });
   }
 
   /**
