@@ -1,4 +1,7 @@
-/** `strata export IMAGE DST`: a Nydus image back to an OCI v1 image with one flattened tar+gzip layer. */
+/**
+ * `strata export IMAGE DST`: a Nydus image back to an OCI v1 image with one flattened tar+gzip
+ * layer. `strata export --block IMAGE FILE` is export-block.ts's command.
+ */
 import { isStrataError, StrataError } from "../../errors.js";
 import { type GzipMode } from "../../export/gzip.js";
 import { exportImage } from "../../export/oci.js";
@@ -11,12 +14,13 @@ import { parseReference } from "../../oci/reference.js";
 import { Exit, positionals, type Command } from "../main.js";
 import { exportBlockCommand } from "./export-block.js";
 import { CHECK_FAILURES, mib, needFiles, reportFailure } from "./shared.js";
+import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 
 const GZIP_MODES: readonly GzipMode[] = ["native", "stored"];
 
 export const exportCommand: Command = {
   summary: "export a Nydus image as an OCI v1 image with one flattened tar+gzip layer",
-  usage: "IMAGE DST   (IMAGE: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or a bare bootstrap file; DST: oci:DIR[:TAG])",
+  usage: "IMAGE DST   (IMAGE: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, docker://HOST/REPO[:TAG|@DIGEST], or a bare bootstrap file; DST: oci:DIR[:TAG])",
   options: {
     gzip: { kind: "string", describe: "native (CompressionStream: smaller, bytes vary by runtime) | stored (identical everywhere); default native" },
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
@@ -25,9 +29,14 @@ export const exportCommand: Command = {
     block: exportBlockCommand.options.block!,
     verity: exportBlockCommand.options.verity!,
     salt: exportBlockCommand.options.salt!,
+    ...REGISTRY_OPTIONS,
   },
   async run(args, ctx) {
-    if (args.flags.has("block")) return exportBlockCommand.run(args, ctx);
+    if (args.flags.has("block")) {
+      if (args.values.has("gzip")) throw new StrataError("INVALID_ARGUMENT", "--gzip is for OCI exports, not --block");
+      return exportBlockCommand.run(args, ctx);
+    }
+    if (args.flags.has("verity") || args.values.has("salt")) throw new StrataError("INVALID_ARGUMENT", "--verity and --salt need --block");
     const [src, dst] = positionals(args, 2, "IMAGE DST");
     const gzip = args.values.get("gzip") as GzipMode | undefined;
     if (gzip !== undefined && !GZIP_MODES.includes(gzip)) throw new StrataError("INVALID_ARGUMENT", `--gzip must be ${GZIP_MODES.join(" or ")}, got ${gzip}`);
@@ -37,7 +46,7 @@ export const exportCommand: Command = {
     const { ports } = ctx;
     const json = args.flags.has("json");
     const started = performance.now();
-    const image = await openNydus(ports, src!, { kernels: ociKernels(ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir") });
+    const image = await openNydus(ports, src!, { kernels: ociKernels(ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir"), registry: await registryOptions(args, ctx) });
     const sha256 = () => createStreamingSha256(ports);
     const dest = await LayoutWriter.open(target.path, output, files, { sha256 });
     try {
