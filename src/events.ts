@@ -152,7 +152,10 @@ class Delivery {
   /** Queues past the capacity: the end event is never dropped. */
   push(event: StrataEvent): void {
     this.queue.push(event);
-    if (!this.running) void this.run();
+    if (this.running) return;
+    // Delivery starts on a microtask: subscriber code never runs inside emit().
+    this.running = true;
+    queueMicrotask(() => void this.run());
   }
 
   /** Settles once everything queued has been delivered. */
@@ -162,7 +165,6 @@ class Delivery {
   }
 
   private async run(): Promise<void> {
-    this.running = true;
     while (this.length > 0) {
       const event = this.queue[this.head]!;
       this.queue[this.head++] = undefined as never;
