@@ -13,6 +13,7 @@ import { blockImage, planBlockImage } from "../../rafs/block-image.js";
 import { parseSalt, VerityBuilder, type VerityTree } from "../../verity.js";
 import { Exit, positionals, type Command } from "../main.js";
 import { CHECK_FAILURES, mib, needFiles, reportFailure } from "./shared.js";
+import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 
 export const exportBlockCommand: Command = {
   summary: "export a Nydus image as one EROFS disk image (mount -t erofs -o loop,ro), optionally with a dm-verity hash tree",
@@ -24,6 +25,7 @@ export const exportBlockCommand: Command = {
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
     json: { kind: "flag", describe: "print the summary as JSON" },
+    ...REGISTRY_OPTIONS,
   },
   async run(args, ctx) {
     const [src, file] = positionals(args, 2, "IMAGE FILE");
@@ -33,7 +35,7 @@ export const exportBlockCommand: Command = {
     const { output } = needFiles(ctx);
     const { ports } = ctx;
     const started = performance.now();
-    const image = await openNydus(ports, src!, { kernels: ociKernels(ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir") });
+    const image = await openNydus(ports, src!, { kernels: ociKernels(ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir"), registry: await registryOptions(args, ctx) });
     const plan = planBlockImage(image.bootstrap, requireRafs(image));
     const sha256 = createNativeSha256(ports) ?? (await createSha256(ports));
     const tree = verity ? new VerityBuilder(sha256, salt === undefined ? sha256.digest(image.bootstrap) : parseSalt(salt)) : undefined;

@@ -3,6 +3,7 @@ import { ERROR_CODES, StrataError, type ErrorCode } from "../../errors.js";
 import { ociKernels } from "../../oci/kernels.js";
 import { openImage } from "../../oci/open.js";
 import { Annotation } from "../../rafs/layout.js";
+import type { RegistryOptions } from "../../registry/client.js";
 import type { CliContext } from "../main.js";
 
 /** The file ports, or UNSUPPORTED on runtimes without local files. */
@@ -17,9 +18,9 @@ export function mib(bytes: number): string {
 }
 
 /** Whether SRC names a Nydus image: a bare bootstrap file, or a manifest whose last layer is a Nydus bootstrap. */
-export async function isNydusSource(ctx: CliContext, src: string, platform: string | undefined): Promise<boolean> {
-  if (!/^(oci|oci-archive|docker-archive):/.test(src)) return true;
-  const image = await openImage(ctx.ports, src, { kernels: ociKernels(ctx.ports), platform }).catch(() => undefined);
+export async function isNydusSource(ctx: CliContext, src: string, platform: string | undefined, registry?: RegistryOptions): Promise<boolean> {
+  if (!/^(oci|oci-archive|docker-archive|docker):/.test(src)) return true;
+  const image = await openImage(ctx.ports, src, { kernels: ociKernels(ctx.ports), platform, registry }).catch(() => undefined);
   if (!image) return src.startsWith("oci:"); // a merged-platform index: openNydus picks the Nydus manifest
   const last = (await image.manifest()).layers.at(-1);
   return last?.annotations?.[Annotation.NYDUS_BOOTSTRAP] === "true";

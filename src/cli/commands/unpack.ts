@@ -8,6 +8,7 @@ import { nydusSource, ociSource } from "../../unpack/sources.js";
 import { unpack } from "../../unpack/unpack.js";
 import { Exit, positionals, type Command } from "../main.js";
 import { CHECK_FAILURES, isNydusSource, mib, reportFailure } from "./shared.js";
+import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 
 export const unpackCommand: Command = {
   summary: "write an image's flattened tree into a directory (never through symlinks, all or nothing)",
@@ -17,6 +18,7 @@ export const unpackCommand: Command = {
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
     json: { kind: "flag", describe: "print the summary as JSON" },
+    ...REGISTRY_OPTIONS,
   },
   async run(args, ctx) {
     const [src, dir] = positionals(args, 2, "IMAGE DIR");
@@ -27,11 +29,12 @@ export const unpackCommand: Command = {
     const platform = args.values.get("platform");
     const kernels = ociKernels(ports);
     const started = performance.now();
-    const nydus = await isNydusSource(ctx, src!, platform);
+    const registry = await registryOptions(args, ctx);
+    const nydus = await isNydusSource(ctx, src!, platform, registry);
     try {
       const source = nydus
-        ? nydusSource(await openNydus(ports, src!, { kernels, platform, blobsDir: args.values.get("blobs-dir") }), await rafsKernels(ports))
-        : await ociSource(await openImage(ports, src!, { kernels, platform }));
+        ? nydusSource(await openNydus(ports, src!, { kernels, platform, blobsDir: args.values.get("blobs-dir"), registry }), await rafsKernels(ports))
+        : await ociSource(await openImage(ports, src!, { kernels, platform, registry }));
       const result = await unpack(source, output, dir!, { replace: args.flags.has("force") });
       const seconds = (performance.now() - started) / 1000;
       if (json) ctx.stdout(JSON.stringify({ image: src, format: nydus ? "nydus" : "oci", ...result, seconds }) + "\n");
