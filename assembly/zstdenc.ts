@@ -86,6 +86,8 @@ const hufNodeCount = reserve(4 * 512);
 const hufNodeParent = reserve(2 * 512);
 const hufSorted = reserve(2 * 256);
 const hufKeys = reserve(4 * 256);
+const hufLengthCount = reserve(4 * (HUF_MAX_BITS + 1)); // symbols per code length
+const hufNextCode = reserve(4 * (HUF_MAX_BITS + 1));
 const weightBytes = reserve(256);
 
 export function inputPtr(): usize {
@@ -380,6 +382,11 @@ function heapSort(keys: usize, n: u32): void {
   store<u32>(keys + (at << 2), value);
 }
 
+@inline function countAdd(len: u32, delta: i32): void {
+  const slot = hufLengthCount + (len << 2);
+  store<u32>(slot, <u32>(<i32>load<u32>(slot) + delta));
+}
+
 /**
  * Builds code lengths (≤ HUF_MAX_BITS, Kraft sum exactly 1) for histogram[0..=maxSymbol] with at
  * least two present symbols; returns the longest length.
@@ -424,58 +431,48 @@ function buildHuffman(maxSymbol: u32): u32 {
     const parent = <u32>load<u16>(hufNodeParent + (<u32>i << 1));
     store<u16>(hufNodeParent + (<u32>i << 1), load<u16>(hufNodeParent + (parent << 1)) + 1);
   }
-  // Limit to HUF_MAX_BITS, then restore Kraft equality (sum of 2^(L - len) == 2^L).
+  // Lengths per depth, deeper than HUF_MAX_BITS clamped to it. Clamping overfills the code space
+  // (Kraft sum of 2^(L - len) over 2^L); each step below takes one unit back: a leaf at the
+  // deepest level under L moves down one, and a leaf from level L joins it as its sibling.
   const L = HUF_MAX_BITS;
+  memory.fill(hufLengthCount, 0, 4 * (L + 1));
   let kraft: i32 = 0;
   for (let i: u32 = 0; i < n; i++) {
-    let len = <u32>load<u16>(hufNodeParent + (i << 1));
-    if (len > L) len = L;
-    store<u8>(hufLength + <u32>load<u16>(hufSorted + (i << 1)), <u8>len);
+    const len = min<u32>(<u32>load<u16>(hufNodeParent + (i << 1)), L);
+    const slot = hufLengthCount + (len << 2);
+    store<u32>(slot, load<u32>(slot) + 1);
     kraft += 1 << (L - len);
   }
   const full: i32 = 1 << L;
-  // Too much code space: lengthen the least frequent codes that can still grow.
   while (kraft > full) {
-    for (let i: u32 = 0; i < n && kraft > full; i++) {
-      const s = <u32>load<u16>(hufSorted + (i << 1));
-      const len = <u32>load<u8>(hufLength + s);
-      if (len < L) {
-        store<u8>(hufLength + s, <u8>(len + 1));
-        kraft -= 1 << (L - len - 1);
-      }
-    }
+    let bits = L - 1;
+    while (load<u32>(hufLengthCount + (bits << 2)) == 0) bits--;
+    countAdd(bits, -1);
+    countAdd(bits + 1, 2);
+    countAdd(L, -1);
+    kraft--;
   }
-  // Unused code space: shorten the longest codes that fit, most frequent first.
-  while (kraft < full) {
-    let best: i32 = -1;
-    let bestLen: u32 = 0;
-    for (let i = <i32>n - 1; i >= 0; i--) {
-      const s = <u32>load<u16>(hufSorted + (<u32>i << 1));
-      const len = <u32>load<u8>(hufLength + s);
-      if (len > 1 && kraft + (1 << (L - len)) <= full && len > bestLen) {
-        best = <i32>s;
-        bestLen = len;
-      }
-    }
-    store<u8>(hufLength + <u32>best, <u8>(bestLen - 1));
-    kraft += 1 << (L - bestLen);
-  }
+  // Lengths to symbols: the least frequent get the longest.
   let maxLen: u32 = 0;
-  for (let s: u32 = 0; s <= maxSymbol; s++) {
-    const len = <u32>load<u8>(hufLength + s);
-    if (len > maxLen) maxLen = len;
+  let i: u32 = 0;
+  for (let len = L; len >= 1; len--) {
+    const count = load<u32>(hufLengthCount + (len << 2));
+    if (count != 0 && maxLen == 0) maxLen = len;
+    for (let k: u32 = 0; k < count; k++) store<u8>(hufLength + <u32>load<u16>(hufSorted + (i++ << 1)), <u8>len);
   }
   // Canonical codes: longest codes first, ascending symbol order within a length.
   let codeStart: u32 = 0;
   for (let len = maxLen; len >= 1; len--) {
-    let code = codeStart;
-    for (let s: u32 = 0; s <= maxSymbol; s++) {
-      if (<u32>load<u8>(hufLength + s) == len) {
-        store<u32>(hufEntry + (s << 2), code | (len << 16));
-        code++;
-      }
-    }
-    codeStart = code >> 1;
+    store<u32>(hufNextCode + (len << 2), codeStart);
+    codeStart = (codeStart + load<u32>(hufLengthCount + (len << 2))) >> 1;
+  }
+  for (let s: u32 = 0; s <= maxSymbol; s++) {
+    const len = <u32>load<u8>(hufLength + s);
+    if (len == 0) continue;
+    const slot = hufNextCode + (len << 2);
+    const code = load<u32>(slot);
+    store<u32>(slot, code + 1);
+    store<u32>(hufEntry + (s << 2), code | (len << 16));
   }
   return maxLen;
 }
@@ -947,7 +944,12 @@ let litCount: u32 = 0;
 
 /** Hash of the 8 bytes at p into `log` bits. */
 @inline function hash8(p: usize, log: u32): u32 {
-  return <u32>((load<u64>(p) * 0xcf1bbcdcb7a56463) >> (64 - <u64>log));
+  return hashWord(load<u64>(p), log);
+}
+
+/** Hash of the bytes of `word` into `log` bits (shift out high bytes to key on fewer). */
+@inline function hashWord(word: u64, log: u32): u32 {
+  return <u32>((word * 0xcf1bbcdcb7a56463) >> (64 - <u64>log));
 }
 
 /** Hash of the low 8 - keyShift / 8 bytes at p into `log` bits (reads 8 bytes). */
@@ -1170,31 +1172,30 @@ function parseDouble(src: usize, blockStart: u32, blockEnd: u32): u32 {
   const window = maxOffset;
   while (pos < last) {
     const ip = src + pos;
-    const longSlot = longTable + (<usize>hash8(ip, longBits) << 2);
-    const shortSlot = shortTable + (<usize>hash5(ip, shortBits) << 2);
+    // One load of the 8 bytes at ip serves both hashes and every candidate comparison.
+    const word = load<u64>(ip);
+    const longSlot = longTable + (<usize>hashWord(word, longBits) << 2);
+    const shortSlot = shortTable + (<usize>hashWord(word << 24, shortBits) << 2);
     const longCandidate = load<u32>(longSlot);
     const shortCandidate = load<u32>(shortSlot);
     store<u32>(longSlot, pos + 1);
     store<u32>(shortSlot, pos + 1);
     let len: u32 = 0;
     let offset: u32 = 0;
-    if (pos > anchor && pos >= repeat && load<u32>(ip) == load<u32>(ip - repeat)) {
+    if (pos > anchor && pos >= repeat && <u32>word == load<u32>(ip - repeat)) {
       offset = repeat;
       len = commonLength(ip, ip - repeat, limit);
-    } else if (longCandidate > 0 && pos - (longCandidate - 1) <= window && load<u64>(src + longCandidate - 1) == load<u64>(ip)) {
+    } else if (longCandidate > 0 && pos - (longCandidate - 1) <= window && load<u64>(src + longCandidate - 1) == word) {
       offset = pos - (longCandidate - 1);
       len = commonLength(ip, src + longCandidate - 1, limit);
-    } else if (
-      shortCandidate > 0 &&
-      pos - (shortCandidate - 1) <= window &&
-      ((load<u64>(src + shortCandidate - 1) ^ load<u64>(ip)) << 24) == 0
-    ) {
+    } else if (shortCandidate > 0 && pos - (shortCandidate - 1) <= window && ((load<u64>(src + shortCandidate - 1) ^ word) << 24) == 0) {
       // Short candidates must share 5 bytes: 4-byte matches far back rarely pay for themselves.
       if (pos + 1 < last) {
-        const nextSlot = longTable + (<usize>hash8(ip + 1, longBits) << 2);
+        const nextWord = load<u64>(ip + 1);
+        const nextSlot = longTable + (<usize>hashWord(nextWord, longBits) << 2);
         const next = load<u32>(nextSlot);
         store<u32>(nextSlot, pos + 2);
-        if (next > 0 && pos + 1 - (next - 1) <= window && load<u64>(src + next - 1) == load<u64>(ip + 1)) {
+        if (next > 0 && pos + 1 - (next - 1) <= window && load<u64>(src + next - 1) == nextWord) {
           pos++;
           offset = pos - (next - 1);
           len = commonLength(ip + 1, src + next - 1, limit);
