@@ -1,6 +1,6 @@
 // Public API of the runtime-free core. Runtime adapters re-export this with their ports bound.
 export { ERROR_CODES, StrataError, isStrataError, type ErrorCode } from "./errors.js";
-export type { FilesPort, KernelName, KernelVariant, NativeSha256, OutputPort, PendingFile, Ports, WasmPort } from "./ports.js";
+export type { FetchPort, FilesPort, KernelName, KernelVariant, NativeSha256, OutputPort, PendingFile, Ports, WasmPort } from "./ports.js";
 
 // Kernels: one shape (init/update/final) for hashers, chunkers and codecs.
 export type { ByteTransform, Chunker, ChunkCodec, Hasher, Kernel, Sink } from "./kernels/kernel.js";
@@ -21,6 +21,14 @@ export { ociKernels } from "./oci/kernels.js";
 export { flatten } from "./oci/flatten.js";
 export { inspectImage, type InspectEntry } from "./oci/inspect.js";
 export { LayoutWriter } from "./oci/layout-writer.js";
+export type { ImageSink } from "./oci/sink.js";
+
+// Registries (docker://): pull, push, Range reads.
+export { RegistryClient, registryClient, type RegistryOptions, type RetryPolicy } from "./registry/client.js";
+export { dockerConfigAuths, parseCreds, type Credentials } from "./registry/auth.js";
+export { registryBlob } from "./registry/blob.js";
+export { openRegistry, RegistryStore } from "./registry/store.js";
+export { copyImage, RegistrySink, type PushStats } from "./registry/push.js";
 export { memoryFiles } from "./ports-memory.js";
 
 // Nydus RAFS: conversion, reading, verification.
