@@ -3,6 +3,8 @@
  * nothing else; src/ never imports a runtime module.
  */
 
+import type { FusePort } from "./fuse/port.js";
+
 /** Names of the wasm kernel modules built from assembly/ (wasm/<name>.wasm). */
 export type KernelName = "blake3" | "sha256" | "chunker" | "inflate" | "zstd" | "lz4" | "zstdenc";
 
@@ -178,6 +180,8 @@ export interface MountPort {
 
 export interface Ports {
   wasm: WasmPort;
+  /** FUSE file systems served by this process (`strata mount --lazy`; Node on Linux). */
+  fuse?: FusePort;
   /** Kernel mounts, where the runtime can make them (Node on Linux). */
   mount?: MountPort;
   cacheDir?: CacheDirPort;

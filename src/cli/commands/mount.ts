@@ -12,18 +12,20 @@ import { ociKernels } from "../../oci/kernels.js";
 import { hex } from "../../oci/verify.js";
 import type { ParsedArgs } from "../args.js";
 import { Exit, positionals, type CliContext, type Command } from "../main.js";
+import { lazyMountOptions, mountLazy } from "./mount-lazy.js";
 import { mib, needFiles } from "./shared.js";
 
 export const mountCommand: Command = {
   summary: "mount a Nydus image with the kernel's EROFS driver over loop devices (Linux, root)",
-  usage: "IMAGE MOUNTPOINT [--cache-dir DIR]   (IMAGE: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or a bare bootstrap file)",
+  usage: "IMAGE MOUNTPOINT [--cache-dir DIR] [--lazy [--prefetch] [--foreground | --pid-file F]]   (IMAGE: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or a bare bootstrap file)",
   options: {
     "cache-dir": { kind: "string", describe: "where blob device files and bootstraps are kept (default $XDG_CACHE_HOME/strata/devices, else /var/cache/strata/devices)" },
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
     json: { kind: "flag", describe: "print what was mounted as JSON" },
+    ...lazyMountOptions,
   },
-  run: mountBlockDevices,
+  run: (args, ctx) => (args.flags.has("lazy") ? mountLazy(args, ctx) : mountBlockDevices(args, ctx)),
 };
 
 async function mountBlockDevices(args: ParsedArgs, ctx: CliContext): Promise<number> {
