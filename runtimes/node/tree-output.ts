@@ -188,6 +188,7 @@ class NodeTree implements TreeOutput {
     try {
       await run("setfattr", ["-h", `--restore=${file}`], { cwd: this.temp, maxBuffer: 1 << 20 });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new StrataError("UNSUPPORTED", "restoring xattrs needs setfattr (Debian package attr)", { path: this.dest });
       const stderr = String((e as { stderr?: string }).stderr ?? "").trim();
       throw new StrataError("IO", `cannot set xattrs: ${stderr || (e as Error).message}`, { path: this.dest });
     } finally {

@@ -62,7 +62,6 @@ export async function unpack(source: UnpackSource, port: TreeOutputPort, dir: st
 
 async function write(plan: readonly PlannedEntry[], source: UnpackSource, out: TreeOutput, dir: string): Promise<UnpackResult> {
   const result: UnpackResult = { dir, dirs: 0, files: 0, hardlinks: 0, symlinks: 0, specials: 0, bytes: 0, skipped: [] };
-  const created: PlannedEntry[] = [];
 
   for (const e of plan) {
     if (e.kind !== "dir") continue;
@@ -84,12 +83,11 @@ async function write(plan: readonly PlannedEntry[], source: UnpackSource, out: T
   const missing = files.values().next();
   if (!missing.done) throw new StrataError("NOT_FOUND", `the source has no content for ${showPath(missing.value)}`, { path: showPath(missing.value) });
 
+  // Non-directories whose metadata is set below: once per inode (hardlinks share it).
+  const created = plan.filter((e) => e.kind === "file" && !e.linkOf);
   const skippedInodes = new Set<Inode>();
   for (const e of plan) {
-    if (e.kind === "dir" || (e.kind === "file" && !e.linkOf)) {
-      if (e.kind === "file") created.push(e);
-      continue;
-    }
+    if (e.kind === "dir" || (e.kind === "file" && !e.linkOf)) continue;
     if (e.linkOf) {
       if (skippedInodes.has(e.inode)) {
         result.skipped.push({ path: showPath(e.path), reason: `hardlink to ${showPath(e.linkOf)}, which was skipped` });

@@ -196,5 +196,7 @@ describe("the commands", () => {
     expect(readFileSync(join(unpacked, "etc/hosts"), "utf8")).toBe("127.0.0.1 localhost\n".repeat(5000));
     expect(strata("export", `oci:${layout}:nydus`, "docker-archive:/tmp/x.tar").code).toBe(2);
     expect(strata("export", `oci:${layout}:nydus`, `oci:${join(work, "cli-export")}`, "--gzip", "brotli").code).toBe(2);
+    expect(strata("export", `oci:${layout}:nydus`, `oci:${join(work, "cli-export")}`, "--verity").code).toBe(2);
+    expect(strata("export", "--block", `oci:${layout}:nydus`, join(work, "disk.img"), "--gzip", "stored").code).toBe(2);
   });
 });
