@@ -1,6 +1,7 @@
 // `unpack` of generated OCI images and of their Nydus conversions: the tree on disk equals the
 // image's flattened tree (types, modes incl. setuid/sticky, owners, sizes, content, link
 // targets, hardlinks sharing an inode, devices, fifos, xattrs, mtimes).
+import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,7 +9,14 @@ import { afterAll, describe, expect, test } from "vitest";
 import { isStrataError } from "../../src/errors.js";
 import { rafsKernels } from "../../src/kernels/index.js";
 import { openNydus } from "../../src/nydus/image.js";
-import { inspectImage } from "../../src/oci/inspect.js";
+import { exportImage } from "../../src/export/oci.js";
+import { createStreamingSha256 } from "../../src/kernels/sha256.js";
+import { inspectImage, listTree } from "../../src/oci/inspect.js";
+import { LayoutWriter } from "../../src/oci/layout-writer.js";
+import { readFile } from "../../src/rafs/read.js";
+import type { RafsImage, RafsInode } from "../../src/rafs/types.js";
+import { blobSet } from "../../src/nydus/image.js";
+import { nodeOutput } from "../../runtimes/node/output.js";
 import { openImage } from "../../src/oci/open.js";
 import { randomLayout } from "../../src/oci/random.js";
 import type { TarWriteEntry } from "../../src/tar/writer.js";
@@ -116,4 +124,39 @@ describe("destination handling", () => {
     expect(isStrataError(e, "INVALID_ARGUMENT")).toBe(true);
     expect(leftovers(file)).toEqual([]);
   });
+});
+
+const FIXTURES = new URL("../../../shared/fixtures/nydus/tests/texture/", import.meta.url).pathname;
+describe.skipIf(!existsSync(FIXTURES))("real Nydus bootstraps (shared fixtures)", () => {
+  const cases = [
+    ["bootstrap/rafs-v6-2.2.boot", "blobs"],
+    ["repeatable/sha256-nocompress-repeatable", "repeatable/blobs"],
+    ["repeatable/blake3-lz4_block-non_repeatable", "repeatable/blobs"],
+  ] as const;
+  for (const [boot, blobs] of cases) {
+    test(`${boot}: unpack writes, and export holds, the tree the RAFS reader lists`, async () => {
+      const image = await openNydus(filePorts, FIXTURES + boot, { kernels, blobsDir: FIXTURES + blobs });
+      const tree: RafsImage = image.rafs!;
+      const digests = new Map<RafsInode, string>();
+      const reader = blobSet(image, rafs);
+      const visit = async (inode: RafsInode, path: string) => {
+        if (inode.chunks && !digests.has(inode)) digests.set(inode, createHash("sha256").update(await readFile(tree, path || "/", reader, rafs)).digest("hex"));
+        for (const [name, child] of inode.entries ?? []) await visit(child, `${path}/${name}`);
+      };
+      await visit(tree.root, "");
+      const listing = listTree(tree.root, digests);
+
+      const dir = fresh("fixture");
+      await unpack(nydusSource(image, rafs), nodeTreeOutput, dir);
+      const links = new Map(listing.filter((r) => r.linkTo).map((r) => [r.path, r.linkTo!]));
+      expect(compareable(listUnpacked(dir), links)).toEqual(expectedRows(listing).map((r) => (root ? r : { ...r, uid: process.getuid!(), gid: process.getgid!() })));
+
+      const layout = fresh("export");
+      const sha256 = () => createStreamingSha256(ports);
+      await exportImage(image, await LayoutWriter.open(layout, nodeOutput, nodeFilesPort(), { sha256 }), "flat", { rafs, sha256 });
+      const exported = await openImage(filePorts, `oci:${layout}:flat`, { kernels });
+      expect(await inspectImage(exported, kernels)).toEqual(listing);
+      expect((await exported.config()).rootfs.diff_ids).toHaveLength(1);
+    });
+  }
 });
