@@ -157,6 +157,8 @@ export interface CacheDirPort {
   remove(path: string): Promise<void>;
   /** Sets a file's modification time to now (a cache entry was used). */
   touch(path: string): Promise<void>;
+  /** Gives the file `existing` the further name `path` (a hardlink); IO when the file system cannot. */
+  link(existing: string, path: string): Promise<void>;
 }
 
 /** Loop devices and mounts that kernel mounts (`strata mount`) made, as recorded for umount. */

@@ -1,4 +1,4 @@
-import { readdir, rm, stat, utimes } from "node:fs/promises";
+import { link, readdir, rm, stat, utimes } from "node:fs/promises";
 import { StrataError } from "../../src/errors.js";
 import type { CacheDirPort } from "../../src/ports.js";
 
@@ -30,6 +30,11 @@ export const nodeCacheDir: CacheDirPort = {
   async remove(path) {
     await rm(path, { force: true }).catch((e) => {
       throw ioError(e, "remove", path);
+    });
+  },
+  async link(existing, path) {
+    await link(existing, path).catch((e) => {
+      throw ioError(e, `link ${existing} to`, path);
     });
   },
   async touch(path) {

@@ -163,6 +163,13 @@ export async function convert(
     return digest === `sha256:${blobId}` ? blobDescriptor(digest, size) : undefined;
   };
 
+  /** Puts a cached blob into the destination: hardlinked where it can be, else copied; undefined when its bytes are not its id. */
+  const placeCachedBlob = async (blob: BlobInfo): Promise<Descriptor | undefined> => {
+    const digest = `sha256:${blob.blobId}`;
+    const placed = dest.blobPath ? await cache!.linkBlob(blob.blobId, dest.blobPath(digest)) : "unsupported";
+    if (placed === "linked") return blobDescriptor(digest, blob.compressedSize);
+    return placed === "mismatch" ? undefined : copyBlob(cache!.blobPieces(blob.blobId), blob.blobId);
+  };
   /** Applies a cached layer to the merge; false when there is none usable (the layer is read). */
   const replay = async (key: string, index: number, overlay: Overlay): Promise<boolean> => {
     const hit = await cache!.get(key);
@@ -172,7 +179,7 @@ export async function convert(
     if (!record.blobs.every((id) => id === ownId || slots.slotOf(id) !== undefined || dictBlobs.has(id))) return false;
     let own = -1;
     if (record.blob) {
-      const descriptor = await copyBlob(cache!.blobPieces(record.blob.blobId), record.blob.blobId);
+      const descriptor = await placeCachedBlob(record.blob);
       if (!descriptor) return false;
       own = slots.reserve();
       slots.fill(own, { ...record.blob, blobIndex: own }, descriptor);

@@ -32,18 +32,22 @@ export function gzip(data: Uint8Array): Uint8Array {
   out.bits(1, 1); // BFINAL
   out.bits(1, 2); // BTYPE=01: fixed codes
   deflateFixed(data, out);
-  out.code(256, 7); // end of block: 7-bit code 0000000
+  out.bits(LIT_CODE[256]!, LIT_BITS[256]!); // end of block
   out.align();
-  out.bits(crc32(data), 32);
-  out.bits(data.length >>> 0, 32);
+  const crc = crc32(data);
+  out.bits(crc & 0xffff, 16);
+  out.bits(crc >>> 16, 16);
+  out.bits(data.length & 0xffff, 16);
+  out.bits((data.length >>> 16) & 0xffff, 16);
   return out.bytes();
 }
 
 const WINDOW = 1 << 15;
 const MIN_MATCH = 3;
 const MAX_MATCH = 258;
-/** Candidates tried per position: longer chains find little more in metadata. */
-const MAX_CHAIN = 48;
+/** Candidates tried per position, and a match long enough to stop looking: metadata gains little beyond. */
+const MAX_CHAIN = 16;
+const NICE_MATCH = 64;
 const HASH_BITS = 15;
 
 const LENGTH_BASE = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
@@ -51,67 +55,76 @@ const LENGTH_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3
 const DIST_BASE = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577];
 const DIST_EXTRA = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
 
+/** Huffman codes are sent most significant bit first: stored here already reversed. */
+function reverse(code: number, bits: number): number {
+  let r = 0;
+  for (let k = 0; k < bits; k++) r |= ((code >>> k) & 1) << (bits - 1 - k);
+  return r;
+}
+
+// The fixed literal/length code (RFC 1951 3.2.6) and the 5-bit distance code.
+const LIT_CODE = new Uint16Array(288);
+const LIT_BITS = new Uint8Array(288);
+for (let v = 0; v < 288; v++) {
+  const [code, bits] = v < 144 ? [0x30 + v, 8] : v < 256 ? [0x190 + v - 144, 9] : v < 280 ? [v - 256, 7] : [0xc0 + v - 280, 8];
+  LIT_CODE[v] = reverse(code, bits);
+  LIT_BITS[v] = bits;
+}
+const DIST_CODE = Uint8Array.from({ length: 30 }, (_, d) => reverse(d, 5));
+/** Length 3..258 → its length code index; distance 1..32768 → its distance code (by table, not search). */
+const LENGTH_INDEX = new Uint8Array(MAX_MATCH + 1);
+for (let l = 0; l < 29; l++) for (let n = LENGTH_BASE[l]!; n <= MAX_MATCH && (l === 28 || n < LENGTH_BASE[l + 1]!); n++) LENGTH_INDEX[n] = l;
+const DIST_INDEX = new Uint8Array(WINDOW + 1);
+for (let d = 0; d < 30; d++) for (let n = DIST_BASE[d]!; n <= WINDOW && (d === 29 || n < DIST_BASE[d + 1]!); n++) DIST_INDEX[n] = d;
+
 function deflateFixed(data: Uint8Array, out: BitWriter): void {
   const head = new Int32Array(1 << HASH_BITS).fill(-1);
   const prev = new Int32Array(WINDOW);
-  const hashAt = (i: number) => (((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!) * 0x9e3779b1) >>> (32 - HASH_BITS);
+  const end = data.length;
+  const hashAt = (i: number) => Math.imul((data[i]! << 16) | (data[i + 1]! << 8) | data[i + 2]!, 0x9e3779b1) >>> (32 - HASH_BITS);
   const insert = (i: number) => {
-    if (i + MIN_MATCH > data.length) return;
+    if (i + MIN_MATCH > end) return;
     const h = hashAt(i);
     prev[i & (WINDOW - 1)] = head[h]!;
     head[h] = i;
   };
   let i = 0;
-  while (i < data.length) {
+  while (i < end) {
     let bestLength = 0;
     let bestDistance = 0;
-    if (i + MIN_MATCH <= data.length) {
-      const limit = Math.min(MAX_MATCH, data.length - i);
+    if (i + MIN_MATCH <= end) {
+      const limit = Math.min(MAX_MATCH, end - i);
       let candidate = head[hashAt(i)]!;
-      for (let chain = 0; candidate >= 0 && i - candidate <= WINDOW - 1 && chain < MAX_CHAIN; chain++) {
+      // Positions inserted are all below i, so a chain only goes back and stops at -1 or the window's edge.
+      for (let chain = 0; candidate >= 0 && i - candidate < WINDOW && chain < MAX_CHAIN; chain++) {
         if (data[candidate + bestLength] === data[i + bestLength]) {
           let n = 0;
           while (n < limit && data[candidate + n] === data[i + n]) n++;
           if (n > bestLength) {
             bestLength = n;
             bestDistance = i - candidate;
-            if (n === limit) break;
+            if (n >= NICE_MATCH) break;
           }
         }
-        const next = prev[candidate & (WINDOW - 1)]!;
-        if (next >= candidate) break; // the slot was reused by a newer position
-        candidate = next;
+        candidate = prev[candidate & (WINDOW - 1)]!;
       }
     }
     if (bestLength >= MIN_MATCH) {
-      writeMatch(out, bestLength, bestDistance);
-      for (const end = i + bestLength; i < end; i++) insert(i);
+      const l = LENGTH_INDEX[bestLength]!;
+      out.bits(LIT_CODE[257 + l]!, LIT_BITS[257 + l]!);
+      out.bits(bestLength - LENGTH_BASE[l]!, LENGTH_EXTRA[l]!);
+      const d = DIST_INDEX[bestDistance]!;
+      out.bits(DIST_CODE[d]!, 5);
+      out.bits(bestDistance - DIST_BASE[d]!, DIST_EXTRA[d]!);
+      for (const stop = i + bestLength; i < stop; i++) insert(i);
     } else {
-      writeLiteral(out, data[i]!);
+      out.bits(LIT_CODE[data[i]!]!, LIT_BITS[data[i]!]!);
       insert(i++);
     }
   }
 }
 
-function writeLiteral(out: BitWriter, byte: number): void {
-  if (byte < 144) out.code(0x30 + byte, 8);
-  else out.code(0x190 + byte - 144, 9);
-}
-
-function writeMatch(out: BitWriter, length: number, distance: number): void {
-  let l = 0;
-  while (l < 28 && LENGTH_BASE[l + 1]! <= length) l++;
-  const symbol = 257 + l;
-  if (symbol < 280) out.code(symbol - 256, 7);
-  else out.code(0xc0 + symbol - 280, 8);
-  out.bits(length - LENGTH_BASE[l]!, LENGTH_EXTRA[l]!);
-  let d = 0;
-  while (d < 29 && DIST_BASE[d + 1]! <= distance) d++;
-  out.code(d, 5);
-  out.bits(distance - DIST_BASE[d]!, DIST_EXTRA[d]!);
-}
-
-/** Bits packed least significant first, as deflate stores everything but Huffman codes. */
+/** Bits packed least significant first, as deflate stores everything (Huffman codes come reversed). */
 class BitWriter {
   private buffer: Uint8Array;
   private at = 0;
@@ -122,25 +135,16 @@ class BitWriter {
     this.buffer = new Uint8Array(capacity);
   }
 
-  /** `n` (≤ 32) low bits of `value`, least significant first. */
+  /** The `n` (≤ 16) low bits of `value`. */
   bits(value: number, n: number): void {
-    for (let k = 0; k < n; k += 16) {
-      const take = Math.min(16, n - k);
-      this.acc |= ((value >>> k) & ((1 << take) - 1)) << this.count;
-      this.count += take;
-      while (this.count >= 8) {
-        this.push(this.acc & 0xff);
-        this.acc >>>= 8;
-        this.count -= 8;
-      }
+    this.acc |= value << this.count;
+    this.count += n;
+    while (this.count >= 8) {
+      if (this.at === this.buffer.length) this.grow();
+      this.buffer[this.at++] = this.acc & 0xff;
+      this.acc >>>= 8;
+      this.count -= 8;
     }
-  }
-
-  /** A Huffman code of `n` bits: stored most significant bit first. */
-  code(value: number, n: number): void {
-    let reversed = 0;
-    for (let k = 0; k < n; k++) reversed |= ((value >>> k) & 1) << (n - 1 - k);
-    this.bits(reversed, n);
   }
 
   align(): void {
@@ -151,12 +155,9 @@ class BitWriter {
     return this.buffer.slice(0, this.at);
   }
 
-  private push(byte: number): void {
-    if (this.at === this.buffer.length) {
-      const grown = new Uint8Array(this.buffer.length * 2);
-      grown.set(this.buffer);
-      this.buffer = grown;
-    }
-    this.buffer[this.at++] = byte;
+  private grow(): void {
+    const grown = new Uint8Array(this.buffer.length * 2);
+    grown.set(this.buffer);
+    this.buffer = grown;
   }
 }

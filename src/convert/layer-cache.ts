@@ -15,6 +15,7 @@
  */
 import { isStrataError, StrataError } from "../errors.js";
 import type { Hasher } from "../kernels/kernel.js";
+import type { StreamingSha256 } from "../kernels/sha256.js";
 import { hex } from "../oci/verify.js";
 import type { CacheDirPort, FilesPort, OutputPort, PendingFile } from "../ports.js";
 import type { CompressorName, DigesterName } from "../rafs/layout.js";
@@ -59,15 +60,30 @@ export interface CachedLayer {
   blobPath?: string;
 }
 
+/** What a LayerCache works with. */
+export interface LayerCachePorts {
+  files: FilesPort;
+  output: OutputPort;
+  /** Record digests and keys. */
+  sha256: Hasher;
+  /** Where the runtime has it: entries are touched when used (not rewritten), blobs hardlinked into layouts (not copied). */
+  dirs?: CacheDirPort;
+  /** Streams for checking a blob before it is linked (the runtime's native SHA-256 where it has one). */
+  streamingSha256?: () => Promise<StreamingSha256>;
+}
+
 export class LayerCache {
+  private readonly files: FilesPort;
+  private readonly output: OutputPort;
+  private readonly sha256: Hasher;
+  private readonly dirs?: CacheDirPort;
+
   constructor(
     readonly dir: string,
-    private readonly files: FilesPort,
-    private readonly output: OutputPort,
-    private readonly sha256: Hasher,
-    /** Where the runtime has it: entries are touched when used instead of rewritten. */
-    private readonly dirs?: CacheDirPort,
-  ) {}
+    private readonly ports: LayerCachePorts,
+  ) {
+    ({ files: this.files, output: this.output, sha256: this.sha256, dirs: this.dirs } = ports);
+  }
 
   key(parts: LayerKeyParts): string {
     return hex(this.sha256.digest(utf8.encode(JSON.stringify([FORMAT, parts.diffId, parts.chunkSize, parts.compressor, parts.digester, parts.dictionaries, parts.lowerBlobs]))));
@@ -112,6 +128,26 @@ export class LayerCache {
       for (let at = 0; at < file.size; at += READ_PIECE) yield await file.read(at, Math.min(READ_PIECE, file.size - at));
     } finally {
       await file.close();
+    }
+  }
+
+  /**
+   * Stores the cached blob at `path` as a hardlink, once its bytes are checked against its id:
+   * "mismatch" when they differ (the entry is damaged), "unsupported" when no link can be made
+   * there (the caller copies instead). A file already at `path` is taken as the blob.
+   */
+  async linkBlob(blobId: string, path: string): Promise<"linked" | "mismatch" | "unsupported"> {
+    if (!this.dirs) return "unsupported";
+    const hash = this.ports.streamingSha256 ? await this.ports.streamingSha256() : streaming(this.sha256);
+    for await (const piece of this.blobPieces(blobId)) hash.update(piece);
+    if (hex(await hash.digest()) !== blobId) return "mismatch";
+    if (await this.files.stat(path)) return "linked";
+    try {
+      await this.dirs.link(this.blobPath(blobId), path);
+      return "linked";
+    } catch (e) {
+      if (isStrataError(e, "IO")) return "unsupported";
+      throw e;
     }
   }
 
@@ -277,6 +313,11 @@ export function decodeRecord(bytes: Uint8Array): LayerRecord {
     blob = { ...b, meta: { ...b.meta, tocDigest: b.meta.tocDigest === undefined ? undefined : fromHex(b.meta.tocDigest), metaDigest: b.meta.metaDigest === undefined ? undefined : fromHex(b.meta.metaDigest) } };
   }
   return { blob, blobs, entries };
+}
+
+function streaming(hasher: Hasher): StreamingSha256 {
+  hasher.init();
+  return { update: (data) => void hasher.update(data), digest: async () => hasher.final() };
 }
 
 function optionalHex(bytes: Uint8Array | undefined): string | undefined {

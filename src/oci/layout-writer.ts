@@ -127,7 +127,7 @@ export class LayoutWriter {
     await this.writeFile(path, utf8.encode(JSON.stringify(index)));
   }
 
-  private blobPath(digest: string): string {
+  blobPath(digest: string): string {
     return `${this.dir}/blobs/sha256/${digest.slice("sha256:".length)}`;
   }
 

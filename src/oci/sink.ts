@@ -16,4 +16,6 @@ export interface ImageSink {
   writeJson(value: unknown, mediaType: string): Promise<Descriptor>;
   /** Points `tag` at a manifest or index stored before (without a tag, only records it where that means something). */
   tag(manifest: Descriptor, tag?: string): Promise<void>;
+  /** Where a blob of this digest is stored on the local disk, for sinks that are directories (a hardlink there stores it). */
+  blobPath?(digest: string): string;
 }

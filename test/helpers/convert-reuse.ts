@@ -46,7 +46,7 @@ export async function convertInto(source: Image, dir: string, options: ReuseOpti
   const resolved = resolveOptions(convertOptions, ["none", "lz4_block", "zstd"], "zstd");
   const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
   const dictionaries = await openChunkDictionaries(ports, dicts, resolved, sha256);
-  const cache = cacheDir === undefined ? undefined : new LayerCache(cacheDir, files, nodeOutput, sha256, nodeCacheDir);
+  const cache = cacheDir === undefined ? undefined : new LayerCache(cacheDir, { files, output: nodeOutput, sha256, dirs: nodeCacheDir, streamingSha256: () => createStreamingSha256(ports) });
   const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createStreamingSha256(ports) });
   return convert(source, dest, "latest", { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, resolved, { dictionaries, cache });
 }

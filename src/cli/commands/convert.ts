@@ -69,7 +69,7 @@ export const convertCommand: Command = {
     const dest = target.transport === "docker" ? registrySink(ctx, target, registry) : await LayoutWriter.open(target.path, output, files, { sha256: () => createStreamingSha256(ports) });
     const dictionaries = await openChunkDictionaries(ports, args.lists.get("chunk-dict") ?? [], options, sha256);
     const cacheDir = cacheDirOf(args, ctx);
-    const cache = cacheDir === undefined ? undefined : new LayerCache(cacheDir, files, output, sha256, ports.cacheDir);
+    const cache = cacheDir === undefined ? undefined : new LayerCache(cacheDir, { files, output, sha256, dirs: ports.cacheDir, streamingSha256: () => createStreamingSha256(ports) });
     const result = await events.run((sink) => convert(source, dest, target.tag, { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, { ...options, events: sink }, { dictionaries, cache }));
     const seconds = (performance.now() - started) / 1000;
     const s = result.stats;
