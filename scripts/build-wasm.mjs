@@ -1,9 +1,12 @@
 // Compiles every kernel in assembly/ (one file per kernel; shared code lives in assembly/lib/)
 // into wasm/<name>.wasm with v128 SIMD, plus wasm/<name>.scalar.wasm for kernels that need a
 // fallback. Output is reproducible: same sources and compiler give the same bytes.
+// assembly/component.ts also becomes wasm/kernels.component.wasm: its core module with the WIT
+// world of assembly/kernels.wit embedded and wrapped as a WebAssembly Component (jco's API).
 // Usage: node scripts/build-wasm.mjs [--out DIR] [KERNEL...]   (default: all kernels into wasm/)
+import { componentEmbed, componentNew } from "@bytecodealliance/jco";
 import asc from "assemblyscript/asc";
-import { mkdir, readdir } from "node:fs/promises";
+import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 
 const root = resolve(import.meta.dirname, "..");
@@ -38,5 +41,12 @@ for (const name of kernels) {
     await compile(entry, join(outDir, file), simd);
     built++;
   }
+}
+if (only.size === 0 || only.has("component")) {
+  const binary = await readFile(join(outDir, "component.wasm"));
+  const witSource = await readFile(join(root, "assembly", "kernels.wit"), "utf8");
+  const embedded = await componentEmbed({ binary, witSource, world: "kernels" });
+  await writeFile(join(outDir, "kernels.component.wasm"), await componentNew(embedded));
+  built++;
 }
 console.log(`built ${built} modules into ${outDir}`);
