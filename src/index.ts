@@ -32,8 +32,11 @@ export { copyImage, RegistrySink, type PushStats } from "./registry/push.js";
 export { memoryFiles } from "./ports-memory.js";
 
 // Nydus RAFS: conversion, reading, verification.
-export { convert, type ConvertKernels, type ConvertResult } from "./convert/convert.js";
+export { convert, type ConvertKernels, type ConvertResult, type ConvertReuse } from "./convert/convert.js";
 export { resolveOptions, type ConvertOptions } from "./convert/options.js";
+export { chunkDictionary, openChunkDictionaries, type ChunkDictionary } from "./convert/chunk-dict.js";
+export { collectGarbage, LayerCache, type GcLimits, type GcResult, type LayerCachePorts } from "./convert/layer-cache.js";
+export { analyzeDedup, FIXED_SIZES, type DedupOptions, type DedupReport } from "./dedup/analyze.js";
 export { parseBootstrap, verifyBootstrap } from "./rafs/bootstrap.js";
 export { openBlob } from "./rafs/blob-reader.js";
 export { readFile, readFileStream } from "./rafs/read.js";
