@@ -128,15 +128,7 @@ export class RegistrySink implements ImageSink {
       this.stats.skipped++;
       return;
     }
-    const upload = await this.upload({ skipExisting: false });
-    try {
-      for await (const part of chunks(open())) await upload.write(part);
-      const { digest } = await upload.finish();
-      if (digest !== descriptor.digest) throw new StrataError("DIGEST_MISMATCH", `blob pushed to ${this.name} has digest ${digest}, expected ${descriptor.digest}`, { digest: descriptor.digest, actual: digest });
-    } catch (e) {
-      await upload.abort();
-      throw e;
-    }
+    await streamInto(() => this.upload({ skipExisting: false }), descriptor, open);
   }
 
   async upload(options: { skipExisting?: boolean } = {}): Promise<BlobUpload> {
@@ -404,22 +396,28 @@ function concatAll(parts: Uint8Array[], total: number): Uint8Array {
 }
 
 export interface CopyOptions {
-  /** The source's repository when it is in the same registry: blobs are mounted, not sent. */
+  /** For a registry destination: the source's repository when it is in the same registry (blobs are mounted, not sent). */
   mountFrom?: string;
-  /** Blobs copied at once (default: the destination client's jobs). */
+  /** Blobs copied at once (default: the registry client's jobs, else 1). */
   jobs?: number;
 }
 
-/** Copies an image (layers and config as stored, then the manifest) into a registry and tags it. */
-export async function copyImage(source: Image, dest: RegistrySink, tag: string | undefined, options: CopyOptions = {}): Promise<Descriptor> {
+/**
+ * Copies an image (layers and config as stored, then the manifest) into a sink and tags it. A
+ * registry gets only what it lacks; every copied blob is checked against its digest.
+ */
+export async function copyImage(source: Image, dest: ImageSink, tag: string | undefined, options: CopyOptions = {}): Promise<Descriptor> {
   const manifest = await source.manifest();
-  const limiter = new Limiter(options.jobs ?? dest.client.limiter.limit);
+  const registry = dest instanceof RegistrySink ? dest : undefined;
+  const limiter = new Limiter(options.jobs ?? registry?.client.limiter.limit ?? 1);
   const layers = await source.layers();
   await Promise.all(
     layers.map((layer) =>
       limiter.run(async () => {
-        if (options.mountFrom && (await dest.mount(layer.digest, options.mountFrom))) return;
-        await dest.pushStream({ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, () => layer.compressed());
+        const descriptor = { mediaType: layer.mediaType, digest: layer.digest, size: layer.size };
+        if (!registry) return streamInto(() => dest.upload(), descriptor, () => layer.compressed());
+        if (options.mountFrom && (await registry.mount(layer.digest, options.mountFrom))) return;
+        await registry.pushStream(descriptor, () => layer.compressed());
       }),
     ),
   );
@@ -427,4 +425,17 @@ export async function copyImage(source: Image, dest: RegistrySink, tag: string |
   const descriptor = await dest.writeBlob(await source.rawManifest(), manifest.mediaType ?? MEDIA_TYPES.ociManifest);
   await dest.tag(descriptor, tag);
   return descriptor;
+}
+
+/** Streams a blob of known digest into a new upload, failing (and aborting it) unless the digest matches. */
+async function streamInto(start: () => Promise<BlobUpload>, descriptor: Descriptor, open: () => ReadableStream<Uint8Array>): Promise<void> {
+  const upload = await start();
+  try {
+    for await (const part of chunks(open())) await upload.write(part);
+    const { digest } = await upload.finish();
+    if (digest !== descriptor.digest) throw new StrataError("DIGEST_MISMATCH", `copied blob has digest ${digest}, expected ${descriptor.digest}`, { digest: descriptor.digest, actual: digest });
+  } catch (e) {
+    await upload.abort();
+    throw e;
+  }
 }

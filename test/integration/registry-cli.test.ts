@@ -1,6 +1,7 @@
 // `strata convert docker://… docker://…` on the corpus image app-v1 (pushed with skopeo), as a
 // user runs it: the second run pushes nothing, and `strata verify` and `inspect` read the result
-// from the registry. A pass-through proxy counts what goes over the wire.
+// from the registry. A pass-through proxy counts what goes over the wire. `strata copy` pushes,
+// mounts and pulls the same image.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -73,6 +74,29 @@ describe.skipIf(skip !== undefined)(`strata CLI with docker:// ${skip ? `(skippe
     expect(local.status, local.stderr).toBe(0);
     expect((JSON.parse(local.stdout) as typeof one).manifest.digest).toBe(one.manifest.digest);
     expect(readFileSync(join(work, "out/index.json"), "utf8")).toContain(one.manifest.digest);
+  }, 240_000);
+
+  test("copy: a layout pushed by strata, mounted into another repository, pulled back into a layout byte for byte", async () => {
+    const index = JSON.parse(readFileSync(join(APP_V1, "index.json"), "utf8")) as { manifests: { digest: string }[] };
+    const digest = index.manifests[0]!.digest;
+    const manifest = JSON.parse(readFileSync(join(APP_V1, "blobs/sha256", digest.slice(7)), "utf8")) as { layers: { digest: string }[]; config: { digest: string } };
+    const push = await strata("copy", `oci:${APP_V1}:latest`, `docker://${registry.host}/strata/app:v1`, "--insecure", "--json");
+    expect(push.status, push.stderr).toBe(0);
+    const pushed = JSON.parse(push.stdout) as { manifest: { digest: string }; push: { uploaded: number; mounted: number } };
+    expect(pushed.manifest.digest).toBe(digest);
+    expect(pushed.push.uploaded).toBe(manifest.layers.length + 1);
+
+    const mount = await strata("copy", `docker://${registry.host}/strata/app:v1`, `docker://${registry.host}/strata/mounted:v1`, "--insecure", "--json");
+    expect(mount.status, mount.stderr).toBe(0);
+    expect((JSON.parse(mount.stdout) as typeof pushed).push).toMatchObject({ mounted: manifest.layers.length, uploaded: 1 });
+
+    const out = join(work, "pulled");
+    const pull = await strata("copy", `docker://${registry.host}/strata/mounted:v1`, `oci:${out}:v1`, "--insecure", "--json");
+    expect(pull.status, pull.stderr).toBe(0);
+    for (const d of [digest, manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) {
+      expect(readFileSync(join(out, "blobs/sha256", d.slice(7))).equals(readFileSync(join(APP_V1, "blobs/sha256", d.slice(7))))).toBe(true);
+    }
+    expect(readFileSync(join(out, "index.json"), "utf8")).toContain(digest);
   }, 240_000);
 
   test("usage and access errors are typed: no --insecure, a digest destination, unknown repository", async () => {

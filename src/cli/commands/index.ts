@@ -6,6 +6,7 @@ import type { Command } from "../main.js";
 import { cacheCommand } from "./cache.js";
 import { catCommand } from "./cat.js";
 import { convertCommand } from "./convert.js";
+import { copyCommand } from "./copy.js";
 import { dedupCommand } from "./dedup.js";
 import { diffCommand } from "./diff.js";
 import { exportCommand } from "./export.js";
@@ -20,6 +21,7 @@ export const commands: Record<string, Command> = {
   cache: cacheCommand,
   cat: catCommand,
   convert: convertCommand,
+  copy: copyCommand,
   dedup: dedupCommand,
   diff: diffCommand,
   export: exportCommand,
