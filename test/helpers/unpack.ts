@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { convert } from "../../src/convert/convert.js";
-import { resolveOptions } from "../../src/convert/options.js";
+import { resolveOptions, type ConvertOptions } from "../../src/convert/options.js";
 import { chunkCodecFor, hasherFor } from "../../src/kernels/index.js";
 import { createSha256, createStreamingSha256 } from "../../src/kernels/sha256.js";
 import type { InspectEntry } from "../../src/oci/inspect.js";
@@ -44,9 +44,9 @@ export function writeLayersLayout(dir: string, layers: readonly TarWriteEntry[][
   );
 }
 
-/** Converts `source` into a Nydus image in the layout `dir` under `tag`. */
-export async function convertInto(source: Image, dir: string, tag: string): Promise<void> {
-  const resolved = resolveOptions({ chunkSize: 0x10000 }, ["none", "lz4_block", "zstd"], "zstd");
+/** Converts `source` into a Nydus image in the layout `dir` under `tag` (64 KiB zstd chunks unless told). */
+export async function convertInto(source: Image, dir: string, tag: string, options: ConvertOptions = {}): Promise<void> {
+  const resolved = resolveOptions({ chunkSize: 0x10000, ...options }, ["none", "lz4_block", "zstd"], "zstd");
   const dest = await LayoutWriter.open(dir, nodeOutput, nodeFilesPort(), { sha256: () => createStreamingSha256(ports) });
   const [digester, sha, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
   await convert(source, dest, tag, { digester, sha256: sha, codec, streamingSha256: () => createStreamingSha256(ports) }, resolved);
