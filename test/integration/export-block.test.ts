@@ -166,6 +166,26 @@ describe.skipIf(!hasErofsUtils || !hasVeritysetup)("block images with dm-verity 
     flipByte(file, summary.blobs[0]!.offset + 4096 + 17);
     expect(veritysetupVerify(file, v.rootHash, v.hashOffset)).toBe(false);
   });
+
+  test("--hash-file writes the hash area beside the image (offset 0), --root-hash-file the root hash", async () => {
+    const layout = fresh("layout");
+    await convertRandom(layout, { seed: 17, layers: 2, entries: 30 });
+    const hashFile = fresh("image.verity");
+    const rootFile = fresh("image.roothash");
+    const { file, summary } = await exportBlock(`oci:${layout}:latest`, "--hash-file", hashFile, "--root-hash-file", rootFile);
+    const v = summary.verity!;
+    expect(statSync(file).size).toBe(summary.dataSize);
+    expect(v.hashOffset).toBe(0);
+    expect(readFileSync(rootFile, "utf8")).toBe(`${v.rootHash}\n`);
+    const verify = (hashes: string) => spawnSync("veritysetup", ["verify", file, hashes, v.rootHash], { stdio: "pipe" }).status === 0;
+    expect(verify(hashFile)).toBe(true);
+    // The same tree as the appended one (with the same default salt).
+    const appended = await exportBlock(`oci:${layout}:latest`, "--verity");
+    expect(appended.summary.verity!.rootHash).toBe(v.rootHash);
+    expect(readFileSync(appended.file).subarray(summary.dataSize).equals(readFileSync(hashFile))).toBe(true);
+    flipByte(file, summary.metadataSize - 1);
+    expect(verify(hashFile)).toBe(false);
+  });
 });
 
 describe.skipIf(!canLoopMount || !hasVeritysetup || !existsSync(appV1) || !umoci)(

@@ -1,7 +1,8 @@
 /**
  * `strata export --block IMAGE FILE [--verity]`: a Nydus image as one EROFS disk image (metadata
  * and data in one device) for `mount -t erofs -o loop,ro`, optionally followed by a dm-verity
- * hash area (superblock at offset = data size, then the tree) for `veritysetup open`.
+ * hash area (superblock at offset = data size, then the tree) for `veritysetup open`, or with the
+ * hash area in a file of its own (`--hash-file`, as systemd's `<image>.verity`).
  */
 import { isStrataError } from "../../errors.js";
 import { rafsKernels } from "../../kernels/index.js";
@@ -11,17 +12,26 @@ import { ociKernels } from "../../oci/kernels.js";
 import { hex } from "../../oci/verify.js";
 import { blockImage, planBlockImage } from "../../rafs/block-image.js";
 import { parseSalt, VerityBuilder, type VerityTree } from "../../verity.js";
+import type { PendingFile } from "../../ports.js";
+import type { OptionSpec } from "../args.js";
 import { Exit, positionals, type Command } from "../main.js";
 import { CHECK_FAILURES, mib, needFiles, reportFailure } from "./shared.js";
 import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 
+/** The options only `export --block` has (`strata export` takes them too and hands over on --block). */
+export const BLOCK_OPTIONS: Record<string, OptionSpec> = {
+  block: { kind: "flag", describe: "one EROFS disk image (mount -t erofs -o loop,ro) instead of an OCI image: strata export --block IMAGE FILE" },
+  verity: { kind: "flag", describe: "with --block: append a dm-verity hash area (SHA-256, 4 KiB blocks) at offset = data size and print its root hash" },
+  salt: { kind: "string", describe: "with --block: verity salt in hex ('-' for none); default: SHA-256 of the image's bootstrap" },
+  "hash-file": { kind: "string", describe: "with --block: write the verity hash area to this file (hash offset 0) instead of appending it" },
+  "root-hash-file": { kind: "string", describe: "with --block: also write the verity root hash (hex) to this file" },
+};
+
 export const exportBlockCommand: Command = {
   summary: "export a Nydus image as one EROFS disk image (mount -t erofs -o loop,ro), optionally with a dm-verity hash tree",
-  usage: "IMAGE FILE [--verity [--salt HEX]]   (IMAGE: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or a bare bootstrap file)",
+  usage: "IMAGE FILE [--verity [--salt HEX] [--hash-file F] [--root-hash-file F]]   (IMAGE: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or a bare bootstrap file)",
   options: {
-    block: { kind: "flag", describe: "(as `strata export --block`) one EROFS disk image instead of an OCI image" },
-    verity: { kind: "flag", describe: "append a dm-verity hash area (SHA-256, 4 KiB blocks) at offset = data size and print its root hash" },
-    salt: { kind: "string", describe: "verity salt in hex ('-' for none); default: SHA-256 of the image's bootstrap" },
+    ...BLOCK_OPTIONS,
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
     json: { kind: "flag", describe: "print the summary as JSON" },
@@ -30,7 +40,9 @@ export const exportBlockCommand: Command = {
   async run(args, ctx) {
     const [src, file] = positionals(args, 2, "IMAGE FILE");
     const salt = args.values.get("salt");
-    const verity = args.flags.has("verity");
+    const hashFile = args.values.get("hash-file");
+    const rootHashFile = args.values.get("root-hash-file");
+    const verity = args.flags.has("verity") || hashFile !== undefined || rootHashFile !== undefined;
     const json = args.flags.has("json");
     const { output } = needFiles(ctx);
     const { ports } = ctx;
@@ -42,6 +54,7 @@ export const exportBlockCommand: Command = {
     const kernels = await rafsKernels(ports);
     const blobs = blobSet(image, kernels);
     const pending = await output.create(file!);
+    const extra: PendingFile[] = [];
     let result: VerityTree | undefined;
     try {
       for await (const piece of blockImage(plan, blobs, { codec: (i) => kernels.codec(i.compressor), hasher: (i) => kernels.hasher(i.digester) })) {
@@ -50,11 +63,19 @@ export const exportBlockCommand: Command = {
       }
       if (tree) {
         result = tree.finish();
-        await pending.write(result.hashArea);
+        const create = async (path: string) => {
+          const f = await output.create(path);
+          extra.push(f);
+          return f;
+        };
+        await (hashFile === undefined ? pending : await create(hashFile)).write(result.hashArea);
+        if (rootHashFile !== undefined) await (await create(rootHashFile)).write(new TextEncoder().encode(hex(result.rootHash) + "\n"));
       }
+      // The image last: a present image has its hash files beside it.
+      for (const f of extra) await f.commit();
       await pending.commit();
     } catch (e) {
-      await pending.abort();
+      await Promise.all([pending, ...extra].map((f) => f.abort()));
       if (!isStrataError(e) || !CHECK_FAILURES.has(e.code)) throw e;
       reportFailure(e, json, ctx);
       return Exit.CHECK_FAILED;
@@ -63,11 +84,20 @@ export const exportBlockCommand: Command = {
     const summary = {
       image: src,
       file,
-      size: plan.size + (result?.hashArea.length ?? 0),
+      size: plan.size + (hashFile === undefined ? (result?.hashArea.length ?? 0) : 0),
       dataSize: plan.size,
       metadataSize: plan.metadata.length,
       blobs: plan.devices.map((d) => ({ blobId: d.info.blobId, offset: d.offset, size: d.size })),
-      verity: result && { rootHash: hex(result.rootHash), salt: hex(result.salt), hashOffset: plan.size, dataBlocks: result.dataBlocks, hashAlgorithm: "sha256", dataBlockSize: 4096, hashBlockSize: 4096 },
+      verity: result && {
+        rootHash: hex(result.rootHash),
+        salt: hex(result.salt),
+        hashFile: hashFile ?? file,
+        hashOffset: hashFile === undefined ? plan.size : 0,
+        dataBlocks: result.dataBlocks,
+        hashAlgorithm: "sha256",
+        dataBlockSize: 4096,
+        hashBlockSize: 4096,
+      },
       seconds,
     };
     if (json) ctx.stdout(JSON.stringify(summary) + "\n");
@@ -75,7 +105,7 @@ export const exportBlockCommand: Command = {
       ctx.stdout(`exported ${src} → ${file} in ${seconds.toFixed(2)} s: ${mib(plan.size)} EROFS (metadata ${mib(plan.metadata.length)}, ${plan.devices.length} blobs)\n`);
       if (summary.verity) {
         const v = summary.verity;
-        ctx.stdout(`  verity root hash ${v.rootHash}\n  salt ${v.salt || "-"}, hash offset ${v.hashOffset}\n  veritysetup verify ${file} ${file} ${v.rootHash} --hash-offset=${v.hashOffset}\n`);
+        ctx.stdout(`  verity root hash ${v.rootHash}\n  salt ${v.salt || "-"}, hash area in ${v.hashFile} at offset ${v.hashOffset}\n  veritysetup verify ${file} ${v.hashFile} ${v.rootHash} --hash-offset=${v.hashOffset}\n`);
       }
     }
     return Exit.OK;

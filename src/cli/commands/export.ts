@@ -12,7 +12,7 @@ import { ociKernels } from "../../oci/kernels.js";
 import { LayoutWriter } from "../../oci/layout-writer.js";
 import { parseReference } from "../../oci/reference.js";
 import { Exit, positionals, type Command } from "../main.js";
-import { exportBlockCommand } from "./export-block.js";
+import { BLOCK_OPTIONS, exportBlockCommand } from "./export-block.js";
 import { CHECK_FAILURES, mib, needFiles, reportFailure } from "./shared.js";
 import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 
@@ -26,9 +26,7 @@ export const exportCommand: Command = {
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
     json: { kind: "flag", describe: "print the summary as JSON" },
-    block: exportBlockCommand.options.block!,
-    verity: exportBlockCommand.options.verity!,
-    salt: exportBlockCommand.options.salt!,
+    ...BLOCK_OPTIONS,
     ...REGISTRY_OPTIONS,
   },
   async run(args, ctx) {
@@ -36,7 +34,8 @@ export const exportCommand: Command = {
       if (args.values.has("gzip")) throw new StrataError("INVALID_ARGUMENT", "--gzip is for OCI exports, not --block");
       return exportBlockCommand.run(args, ctx);
     }
-    if (args.flags.has("verity") || args.values.has("salt")) throw new StrataError("INVALID_ARGUMENT", "--verity and --salt need --block");
+    const blockOnly = Object.keys(BLOCK_OPTIONS).find((name) => args.flags.has(name) || args.values.has(name));
+    if (blockOnly) throw new StrataError("INVALID_ARGUMENT", `--${blockOnly} needs --block`);
     const [src, dst] = positionals(args, 2, "IMAGE DST");
     const gzip = args.values.get("gzip") as GzipMode | undefined;
     if (gzip !== undefined && !GZIP_MODES.includes(gzip)) throw new StrataError("INVALID_ARGUMENT", `--gzip must be ${GZIP_MODES.join(" or ")}, got ${gzip}`);
