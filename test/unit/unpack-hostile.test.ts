@@ -181,6 +181,30 @@ describe("hostile trees reaching the planner", () => {
   });
 });
 
+describe("the Node tree output by itself", () => {
+  test("creates only inside its own directories, links only to its own entries, and abort removes everything", async () => {
+    const dir = fresh("dest");
+    const out = await nodeTreeOutput.begin(dir, { replace: false });
+    const codeOf = (p: Promise<unknown>) => p.then(() => "ok", (e) => (isStrataError(e) ? e.code : String(e)));
+    await out.mkdir(["d"]);
+    expect(await codeOf(out.mkdir(["missing", "x"]))).toBe("UNSAFE_PATH");
+    expect(await codeOf(out.symlink(["d", ".."], "/"))).toBe("UNSAFE_PATH");
+    expect(await codeOf(out.symlink(["d/x"], "/"))).toBe("UNSAFE_PATH");
+    expect(await codeOf(out.link(["..", "outside"], ["d", "l"]))).toBe("UNSAFE_PATH");
+    expect(await codeOf(out.link(["d"], ["d", "l"]))).toBe("UNSAFE_PATH");
+    await out.symlink(["d", "s"], outside);
+    expect(await codeOf(out.symlink(["d", "s"], "/"))).toBe("IO");
+    expect(await codeOf(out.mkdir(["d", "s", "x"]))).toBe("UNSAFE_PATH");
+    expect(await codeOf(out.chmod(["d", "s"], 0o777))).toBe("UNSAFE_PATH");
+    expect(await codeOf(out.utimes(["d", "nothing"], 0, 0))).toBe("UNSAFE_PATH");
+    expect(leftovers(dir)).toHaveLength(1);
+    await out.abort();
+    expect(leftovers(dir)).toEqual([]);
+    expect(existsSync(dir)).toBe(false);
+    expectNothingOutside();
+  });
+});
+
 describe("failure mid-way", () => {
   test("a corrupt chunk is a typed error naming the file, and leaves no DIR and no temporary sibling", async () => {
     const layout = fresh("layout");
