@@ -71,10 +71,13 @@ export async function mountFuse(mountpoint: string, session: FuseSession, option
   } catch (e) {
     throw new StrataError("UNSUPPORTED", `cannot open /dev/fuse: ${(e as Error).message}`, { mountpoint }, { cause: e });
   }
+  // Written before mounting, so whoever sees the mount also finds the pid file.
+  if (options.pidFile) writeFileSync(options.pidFile, `${process.pid}\n`);
   const mountOptions = ["fd=3", "rootmode=40000", "user_id=0", "group_id=0", "ro", "allow_other", "default_permissions"].join(",");
   const mounted = await run("mount", ["-i", "-t", FS_TYPE, "-o", mountOptions, options.source, mountpoint], fd);
   if (mounted.code !== 0) {
     closeSync(fd);
+    if (options.pidFile) rmSync(options.pidFile, { force: true });
     throw new StrataError("IO", `mounting ${options.source} at ${mountpoint} failed: ${mounted.stderr.trim() || `mount exited with ${mounted.code}`}`, { mountpoint });
   }
 
@@ -120,7 +123,6 @@ export async function mountFuse(mountpoint: string, session: FuseSession, option
     unmount().catch(onError);
   };
   if (options.unmountOnSignals) process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
-  if (options.pidFile) writeFileSync(options.pidFile, `${process.pid}\n`);
   return { mountpoint, closed, unmount };
 }
 
