@@ -51,16 +51,29 @@ export function registryBlob(client: RegistryClient, repository: string, digest:
     return { body: res.body, skip: res.status === 200 ? start : 0 };
   };
 
-  /** Bytes [start, end), resuming after dropped connections within the retry budget. */
+  /**
+   * Counts a dropped or short body at byte `at` and waits before reconnecting; throws once the
+   * retry budget is spent without progress (progress starts the count again).
+   */
+  const retrier = () => {
+    let failures = 0;
+    let failedAt = -1;
+    return async (at: number, cause?: unknown): Promise<void> => {
+      failures = at > failedAt ? 1 : failures + 1;
+      failedAt = at;
+      if (failures >= client.retry.attempts) throw dropped(what, at, cause);
+      await client.pause(failures);
+    };
+  };
+
+  /** Bytes [start, end), resuming after dropped connections. */
   const fetchRange = async (start: number, end: number): Promise<Uint8Array> => {
     const out = new Uint8Array(end - start);
-    let at = start;
-    let failures = 0;
-    while (at < end) {
+    const failed = retrier();
+    for (let at = start; at < end; ) {
       const got = await receive(await open(at, end), end - at, out.subarray(at - start));
       at += got.length;
-      if (at >= end) break;
-      if (++failures >= client.retry.attempts) throw dropped(what, at, got.error);
+      if (at < end) await failed(at, got.error);
     }
     return out;
   };
@@ -75,7 +88,7 @@ export function registryBlob(client: RegistryClient, repository: string, digest:
     },
     stream() {
       let at = 0;
-      let failures = 0;
+      const failed = retrier();
       let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
       let skip = 0;
       const raw = new ReadableStream<Uint8Array>(
@@ -97,13 +110,13 @@ export function registryBlob(client: RegistryClient, repository: string, digest:
                 r = await reader.read();
               } catch (e) {
                 reader = undefined;
-                if (++failures >= client.retry.attempts) throw dropped(what, at, e);
+                await failed(at, e);
                 continue;
               }
               if (r.done) {
                 // Ended early (a truncated body): ask for the rest.
                 reader = undefined;
-                if (++failures >= client.retry.attempts) throw dropped(what, at);
+                await failed(at);
                 continue;
               }
               let chunk = r.value;
