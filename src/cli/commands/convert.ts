@@ -68,6 +68,9 @@ export const convertCommand: Command = {
     const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
     const dest = target.transport === "docker" ? registrySink(ctx, target, registry) : await LayoutWriter.open(target.path, output, files, { sha256: () => createStreamingSha256(ports) });
     const dictionaries = await openChunkDictionaries(ports, args.lists.get("chunk-dict") ?? [], options, sha256);
+    for (const d of dictionaries) {
+      if (d.missingBlobs.length > 0) ctx.stderr(`strata: chunk dictionary ${d.name}: ${d.missingBlobs.length} of its blobs were not found; their chunks are not used\n`);
+    }
     const cacheDir = cacheDirOf(args, ctx);
     const cache = cacheDir === undefined ? undefined : new LayerCache(cacheDir, { files, output, sha256, dirs: ports.cacheDir, streamingSha256: () => createStreamingSha256(ports) });
     const result = await events.run((sink) => convert(source, dest, target.tag, { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, { ...options, events: sink }, { dictionaries, cache }));
