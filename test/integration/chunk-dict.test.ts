@@ -6,12 +6,14 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
+import { commands } from "../../src/cli/commands/index.js";
+import { runCli } from "../../src/cli/main.js";
 import { isStrataError } from "../../src/errors.js";
 import { openOciLayout } from "../../src/oci/layout.js";
 import { randomLayout } from "../../src/oci/random.js";
 import type { Descriptor, ImageManifest } from "../../src/oci/types.js";
 import type { RafsImage } from "../../src/rafs/types.js";
-import { convertInto, corpusImage, files, hasCorpus, sameTree, verifyLayout } from "../helpers/convert-reuse.js";
+import { convertInto, corpusImage, files, hasCorpus, ports, sameTree, verifyLayout } from "../helpers/convert-reuse.js";
 import { readNydusLayout } from "../helpers/nydus-layout.js";
 import { writeLayout } from "../helpers/random-image.js";
 import { testKernels } from "../helpers/validate.js";
@@ -146,6 +148,25 @@ describe("generated images", () => {
     expect(stored.dictionaryBlobs).toEqual([]);
     expect(stored.stats.reusedChunks).toBe(0);
     expect(stored.manifest.digest).toBe(dict.manifest.digest);
+  });
+
+  test("on the command line: --chunk-dict (repeatable) and --cache-dir, then strata verify", async () => {
+    const src = await generated(15);
+    const first = outDir();
+    const out: string[] = [];
+    const ctx = { ports, stdout: (t: string) => out.push(t), stderr: (t: string) => out.push(t), isTTY: false };
+    expect(await runCli(["convert", `oci:${src}`, `oci:${first}:latest`, "--chunk-size", "4K"], commands, ctx)).toBe(0);
+    const second = outDir();
+    out.length = 0;
+    const args = ["convert", `oci:${src}`, `oci:${second}:latest`, "--chunk-size", "4K", "--chunk-dict", `oci:${first}:latest`, "--chunk-dict", `oci:${first}:latest`, "--cache-dir", join(work, "cli-cache"), "--json"];
+    expect(await runCli(args, commands, ctx)).toBe(0);
+    const summary = JSON.parse(out.join("")) as { stats: { chunks: number; reusedChunks: number; storedBytes: number } };
+    expect(summary.stats.reusedChunks).toBe(summary.stats.chunks);
+    expect(summary.stats.storedBytes).toBe(0);
+    expect(await runCli(["verify", `oci:${second}:latest`], commands, ctx)).toBe(0);
+    out.length = 0;
+    expect(await runCli(["convert", `oci:${src}`, `oci:${outDir()}:latest`, "--chunk-dict", `oci:${first}:latest`], commands, ctx)).toBe(2);
+    expect(out.join("")).toMatch(/chunk size/);
   });
 
   test("a dictionary with another chunk size, digester or compressor is refused before anything is written", async () => {
