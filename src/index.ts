@@ -51,6 +51,11 @@ export { unpack, type UnpackOptions, type UnpackResult, type UnpackSource } from
 export { nydusSource, ociSource } from "./unpack/sources.js";
 export type { TreeOutput, TreeOutputPort, TreePath } from "./ports.js";
 export { exportImage, type ExportOptions, type ExportResult } from "./export/oci.js";
+export { blockImage, planBlockImage, type BlockImagePlan } from "./rafs/block-image.js";
+export { blobChunks, blobDevice } from "./rafs/device.js";
+export { writeBlobDevices, type DeviceFile, type DeviceOptions } from "./nydus/devices.js";
+export { VerityBuilder, veritySuperblock, VERITY_BLOCK_SIZE, type VerityTree } from "./verity.js";
+export type { KernelMount, MountPort } from "./ports.js";
 
 // The event stream (docs/EVENTS.md).
 export { EventBus, ndjsonSubscriber, type EventSink, type StrataEvent, type SubscribeOptions, type Subscriber } from "./events.js";

@@ -7,6 +7,7 @@ import { writeBlobDevices } from "../../nydus/devices.js";
 import { openNydus } from "../../nydus/image.js";
 import { ociKernels } from "../../oci/kernels.js";
 import { Exit, positionals, type Command } from "../main.js";
+import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 import { mib, needFiles } from "./shared.js";
 
 export const exportBlobDeviceCommand: Command = {
@@ -17,11 +18,12 @@ export const exportBlobDeviceCommand: Command = {
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
     json: { kind: "flag", describe: "print the devices as JSON" },
+    ...REGISTRY_OPTIONS,
   },
   async run(args, ctx) {
     const [src, dir] = positionals(args, 2, "IMAGE DIR");
     const ports = needFiles(ctx);
-    const image = await openNydus(ctx.ports, src!, { kernels: ociKernels(ctx.ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir") });
+    const image = await openNydus(ctx.ports, src!, { kernels: ociKernels(ctx.ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir"), registry: await registryOptions(args, ctx) });
     const devices = await writeBlobDevices(image, dir!, ports, await rafsKernels(ctx.ports), { name: (blobId) => blobId });
     if (args.flags.has("bootstrap")) {
       const boot = await ports.output.create(`${dir}/image.boot`);

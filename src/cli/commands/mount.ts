@@ -13,6 +13,7 @@ import { hex } from "../../oci/verify.js";
 import type { ParsedArgs } from "../args.js";
 import { Exit, positionals, type CliContext, type Command } from "../main.js";
 import { lazyMountOptions, mountLazy } from "./mount-lazy.js";
+import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 import { mib, needFiles } from "./shared.js";
 
 export const mountCommand: Command = {
@@ -23,6 +24,7 @@ export const mountCommand: Command = {
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
     json: { kind: "flag", describe: "print what was mounted as JSON" },
+    ...REGISTRY_OPTIONS,
     ...lazyMountOptions,
   },
   run: (args, ctx) => (args.flags.has("lazy") ? mountLazy(args, ctx) : mountBlockDevices(args, ctx)),
@@ -34,7 +36,7 @@ async function mountBlockDevices(args: ParsedArgs, ctx: CliContext): Promise<num
   if (!kernel) throw new StrataError("UNSUPPORTED", "kernel mounts need Linux and a runtime that can run losetup and mount (Node)");
   const files = needFiles(ctx);
   const cacheDir = args.values.get("cache-dir") ?? defaultCacheDir(ctx);
-  const image = await openNydus(ctx.ports, src!, { kernels: ociKernels(ctx.ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir") });
+  const image = await openNydus(ctx.ports, src!, { kernels: ociKernels(ctx.ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir"), registry: await registryOptions(args, ctx) });
   if (requireRafs(image).version !== 6) throw new StrataError("UNSUPPORTED", `${src}: the kernel mounts RAFS v6 (EROFS) bootstraps only, this one is RAFS v5`);
   const bootDigest = hex((createNativeSha256(ctx.ports) ?? (await createSha256(ctx.ports))).digest(image.bootstrap));
   // A device holding only this bootstrap's chunks (a blob without chunk table) is not shared.
