@@ -1081,8 +1081,11 @@ function parseLazy(src: usize, blockStart: u32, blockEnd: u32): u32 {
 
 const FAST_HASH_LOG: u32 = 14;
 let fastLog: u32 = FAST_HASH_LOG;
-/** 64 - 8 × the bytes a fast-level match must share to be found through the table. */
-let fastKeyShift: u64 = 24;
+/**
+ * 64 - 8 × the bytes a fast-level match must share to be found through the table: 6, as the
+ * reference encoder's fast levels require (fewer false candidates, faster, about 1% larger).
+ */
+const FAST_KEY_SHIFT: u64 = 16;
 let lazyLog: u32 = HASH_LOG;
 const LONG_HASH_LOG_MAX: u32 = 17;
 // Double-hash parameters of the current level.
@@ -1100,7 +1103,7 @@ function parseFast(src: usize, blockStart: u32, blockEnd: u32): u32 {
   let misses: u32 = 0;
   // Level parameters in locals: they are read at every position.
   const bits = fastLog;
-  const keyShift = fastKeyShift;
+  const keyShift = FAST_KEY_SHIFT;
   const window = maxOffset;
   const table = hashTable;
   while (pos < last) {
@@ -1270,7 +1273,6 @@ function startLevel(level: i32, size: u32): void {
   if (level <= 2) {
     strategy = STRATEGY_FAST;
     fastLog = min<u32>(level == 1 ? FAST_HASH_LOG : FAST_HASH_LOG + 2, cap);
-    fastKeyShift = level == 1 ? 16 : 24;
     memory.fill(hashTable, 0, 4 << fastLog);
   } else if (level <= 4) {
     strategy = STRATEGY_DOUBLE;
