@@ -1,7 +1,9 @@
 // End-to-end conversion of corpus images (../shared/corpus): strata convert (OCI layout →
 // Nydus RAFS v6, zstd chunks) against mkfs.erofs -zlz4hc building an EROFS image of the same
-// flattened tree from a directory. MB/s are of the image's uncompressed layer tars; strata's
-// peak RSS is sampled during its runs. Skipped when the corpus is absent.
+// flattened tree from a directory. MB/s are of the image's uncompressed layer tars (cpu_mbps
+// counts mkfs.erofs's CPU time as the harness's child's). strata's peak RSS is that of one
+// conversion in a fresh Node process (bench/convert-once.ts, tsx loader included): the harness
+// process also holds the other benches' buffers. Skipped when the corpus is absent.
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -29,6 +31,14 @@ async function uncompressedBytes(dir: string): Promise<number> {
   return total;
 }
 
+/** Peak RSS of one conversion of `dir` in a fresh Node process. */
+function standalonePeakRssMiB(dir: string, out: string): number {
+  const script = new URL("convert-once.ts", import.meta.url).pathname;
+  const stdout = execFileSync(process.execPath, ["--import", "tsx", script, dir, out], { encoding: "utf8" });
+  rmSync(out, { recursive: true, force: true });
+  return (JSON.parse(stdout.trim().split("\n").pop()!) as { peakRssMiB: number }).peakRssMiB;
+}
+
 export default async function convertBench(): Promise<BenchCase[]> {
   const cases: BenchCase[] = [];
   const out = mkdtempSync(join(tmpdir(), "strata-bench-convert-"));
@@ -40,7 +50,7 @@ export default async function convertBench(): Promise<BenchCase[]> {
     if (!existsSync(dir)) continue;
     const bytes = await uncompressedBytes(dir);
     const bench = `convert ${name}`;
-    let peak = 0;
+    const peak = standalonePeakRssMiB(dir, join(out, `${name}-rss`));
     let outputBytes = 0;
     let run = 0;
     cases.push({
@@ -48,7 +58,6 @@ export default async function convertBench(): Promise<BenchCase[]> {
       impl: "strata",
       bytes,
       async run() {
-        const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20);
         try {
           const source = await openOciLayout(ports.files!, dir, { kernels: ociKernels(ports) });
           const dest = await LayoutWriter.open(join(out, `${name}-${run++}`), ports.output!, ports.files!, { sha256: () => createStreamingSha256(ports) });
@@ -56,11 +65,10 @@ export default async function convertBench(): Promise<BenchCase[]> {
           const result = await convert(source, dest, "bench", { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, options);
           outputBytes = result.stats.outputBytes;
         } finally {
-          clearInterval(sampler);
           rmSync(join(out, `${name}-${run - 1}`), { recursive: true, force: true });
         }
       },
-      extra: () => ({ peak_rss_mib: Math.round(peak / 1048576), output_mib: +(outputBytes / 1048576).toFixed(1) }),
+      extra: () => ({ peak_rss_mib: peak, output_mib: +(outputBytes / 1048576).toFixed(1) }),
     });
     if (existsSync(flat)) {
       cases.push({
