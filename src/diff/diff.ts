@@ -89,12 +89,15 @@ export async function diffTree(tree: TreeReadPort, dir: string, image: DiffImage
   const xattrsOf = (path: string) => diskXattrs?.get(path === "/" ? base || "/" : base + path);
   const walker = new Walker(tree, base, image.hasher, options, xattrsOf, diskXattrs !== undefined, options.events ? [...walk(image.root)].length : 0);
   await walker.both("/", image.root, rootStat);
+  await walker.settle();
   const differences = walker.finish();
   for (const d of differences) await options.events?.emit({ type: "diff", source: "diff", path: d.path, change: d.change, fields: d.fields });
   return { identical: differences.length === 0, differences, xattrs: diskXattrs !== undefined, quick: options.quick === true, counts: walker.counts };
 }
 
 const PROGRESS_EVERY = 256;
+/** Files read and hashed at once. */
+const CONCURRENT_FILES = 8;
 
 class Walker {
   readonly counts = { paths: 0, hashedFiles: 0, hashedBytes: 0 };
@@ -103,7 +106,10 @@ class Walker {
   private readonly imageGroups = new Map<Inode, string[]>();
   private readonly diskGroups = new Map<string, string[]>();
   private readonly common: { path: string; image: string[]; disk: string[] }[] = [];
-  private buffer = new Uint8Array(0);
+  /** Content comparisons in flight, and chunk buffers free for them. */
+  private readonly running = new Set<Promise<void>>();
+  private readonly buffers: Uint8Array[] = [];
+  private failure: { error: unknown } | undefined;
 
   constructor(
     private readonly tree: TreeReadPort,
@@ -150,9 +156,16 @@ class Walker {
       // Content has no values to show; `chunks` names the differing chunks.
       if (node.size !== stat.size) d.fields.push("content");
       else if (!this.options.quick && node.chunks) {
-        const { differing, covered } = await this.compareContent(abs, node.chunks, stat.size);
-        if (differing.length > 0 || !covered) d.fields.push("content");
-        if (differing.length > 0) d.chunks = differing;
+        const chunks = node.chunks;
+        // Hashed while the walk goes on: reads overlap each other and the hashing.
+        await this.schedule(async () => {
+          const { differing, covered } = await this.compareContent(abs, chunks, stat.size);
+          if (differing.length === 0 && covered) return;
+          d.fields.push("content");
+          d.change = "modified";
+          if (differing.length > 0) d.chunks = differing;
+          this.found.set(path, d);
+        });
       }
     }
     if (d.fields.includes("content")) d.change = "modified";
@@ -191,6 +204,23 @@ class Walker {
     const entries = await this.tree.list(this.abs(path));
     entries.sort((a, b) => compareNames(a.name, b.name));
     for (const e of entries) await this.added(`${path}/${e.name}`, e.stat);
+  }
+
+  /** Runs `task` once fewer than CONCURRENT_FILES are running; a failure is rethrown by settle(). */
+  private async schedule(task: () => Promise<void>): Promise<void> {
+    while (this.running.size >= CONCURRENT_FILES) await Promise.race(this.running);
+    const done: Promise<void> = task()
+      .catch((error: unknown) => {
+        this.failure ??= { error };
+      })
+      .finally(() => this.running.delete(done));
+    this.running.add(done);
+  }
+
+  /** Waits for every content comparison; rethrows the first failure. */
+  async settle(): Promise<void> {
+    await Promise.all(this.running);
+    if (this.failure) throw this.failure.error;
   }
 
   /** The differences in tree order, with hardlink grouping changes merged in. */
@@ -239,34 +269,53 @@ class Walker {
     this.counts.hashedFiles++;
     const differing: number[] = [];
     const pieces = this.tree.read(abs)[Symbol.asyncIterator]();
+    let buffer = this.buffers.pop() ?? new Uint8Array(0);
     let piece: Uint8Array = new Uint8Array(0);
     let at = 0;
-    for (const [i, chunk] of chunks.entries()) {
-      // Chunks must tile the file in order; one that does not cannot match.
-      if (chunk.fileOffset !== at || chunk.fileOffset + chunk.uncompressedSize > size) {
-        differing.push(i);
-        continue;
-      }
-      if (this.buffer.length < chunk.uncompressedSize) this.buffer = new Uint8Array(chunk.uncompressedSize);
-      let filled = 0;
-      while (filled < chunk.uncompressedSize) {
+    try {
+      for (const [i, chunk] of chunks.entries()) {
+        const want = chunk.uncompressedSize;
+        // Chunks must tile the file in order; one that does not cannot match.
+        if (chunk.fileOffset !== at || chunk.fileOffset + want > size) {
+          differing.push(i);
+          continue;
+        }
         if (piece.length === 0) {
           const next = await pieces.next();
-          if (next.done) break;
-          piece = next.value;
+          if (!next.done) piece = next.value;
         }
-        const take = Math.min(piece.length, chunk.uncompressedSize - filled);
-        this.buffer.set(piece.subarray(0, take), filled);
-        piece = piece.subarray(take);
-        filled += take;
+        let bytes: Uint8Array;
+        if (piece.length >= want) {
+          // The whole chunk is in the piece read: hashed in place.
+          bytes = piece.subarray(0, want);
+          piece = piece.subarray(want);
+        } else {
+          if (buffer.length < want) buffer = new Uint8Array(want);
+          let filled = 0;
+          while (filled < want) {
+            if (piece.length === 0) {
+              const next = await pieces.next();
+              if (next.done) break;
+              piece = next.value;
+            }
+            const take = Math.min(piece.length, want - filled);
+            buffer.set(piece.subarray(0, take), filled);
+            piece = piece.subarray(take);
+            filled += take;
+          }
+          bytes = buffer.subarray(0, filled);
+        }
+        at += bytes.length;
+        this.counts.hashedBytes += bytes.length;
+        if (bytes.length !== want || !equal(this.hasher.digest(bytes), chunk.digest)) differing.push(i);
       }
-      at += filled;
-      this.counts.hashedBytes += filled;
-      if (filled !== chunk.uncompressedSize || !equal(this.hasher.digest(this.buffer.subarray(0, filled)), chunk.digest)) differing.push(i);
+    } finally {
+      this.buffers.push(buffer);
+      await pieces.return?.();
     }
-    await pieces.return?.();
     return { differing, covered: at === size };
   }
+
 
   private abs(path: string): string {
     return path === "/" ? this.base || "/" : this.base + path;
