@@ -33,6 +33,7 @@ export { memoryFiles } from "./ports-memory.js";
 
 // Nydus RAFS: conversion, reading, verification.
 export { convert, type ConvertKernels, type ConvertResult, type ConvertReuse } from "./convert/convert.js";
+export { convertImage, openDestination, type ConvertImageOptions, type ConvertImageResult } from "./convert/convert-image.js";
 export { resolveOptions, type ConvertOptions } from "./convert/options.js";
 export { chunkDictionary, openChunkDictionaries, type ChunkDictionary } from "./convert/chunk-dict.js";
 export { collectGarbage, LayerCache, type GcLimits, type GcResult, type LayerCachePorts } from "./convert/layer-cache.js";

@@ -124,3 +124,13 @@ test("the same CLI runs under Bun (bin/strata.js) and Deno (runtimes/deno/cli.ts
   expect(denied.status).not.toBe(0);
   expect(existsSync(join(work, "denied"))).toBe(false);
 }, 180_000);
+
+test("the package's exports map hands each runtime its adapter: Node the compiled one, Bun its TypeScript", () => {
+  const probe = "const m = await import('strata'); console.log(JSON.stringify(Object.keys(m).filter((k) => /Ports$/.test(k)).concat(typeof m.convertImage)));";
+  const node = spawnSync(process.execPath, ["--input-type=module", "-e", probe], { cwd: root, encoding: "utf8" });
+  expect(node.status, node.stderr).toBe(0);
+  expect(JSON.parse(node.stdout)).toEqual(["nodePorts", "function"]);
+  const bun = spawnSync(join(root, "node_modules/.bin/bun"), ["-e", probe], { cwd: root, encoding: "utf8" });
+  expect(bun.status, bun.stderr).toBe(0);
+  expect(JSON.parse(bun.stdout)).toEqual(["bunPorts", "function"]);
+});
