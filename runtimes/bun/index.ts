@@ -3,6 +3,7 @@
 import type { NativeSha256, Ports } from "../../src/ports.js";
 import { nodeFilesPort } from "../node/files.js";
 import { nodeOutput } from "../node/output.js";
+import { nodeTreeRead } from "../node/tree-read.js";
 import { bunWasmPort } from "./wasm.js";
 
 export * from "../../src/index.js";
@@ -21,5 +22,5 @@ export const bunSha256: NativeSha256 = {
 /** Ports backed by node:fs (as Bun implements it), Bun.CryptoHasher and the wasm/ directory of this package. */
 export function bunPorts(): Ports {
   // Bun's fetch honours HTTP(S)_PROXY and NO_PROXY.
-  return { wasm: bunWasmPort(), files: nodeFilesPort(), output: nodeOutput, sha256: bunSha256, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name] };
+  return { wasm: bunWasmPort(), files: nodeFilesPort(), output: nodeOutput, sha256: bunSha256, tree: nodeTreeRead, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name] };
 }
