@@ -1,19 +1,22 @@
 /**
  * A RAFS tree as a ReadOnlyFs: node ids are assigned once by walking the bootstrap (the root is
  * FUSE_ROOT_ID), st_ino is the inode's RAFS v6 nid (v5: its inode number), and file content
- * comes chunk by chunk from a ChunkSource that hands out verified bytes only.
+ * comes from a FileContent that hands out verified bytes only.
  */
 import { StrataError } from "../errors.js";
 import { S_IFDIR, S_IFLNK, S_IFMT, S_IFREG } from "../fs/inode.js";
-import type { ChunkInfo, RafsImage, RafsInode } from "../rafs/types.js";
+import type { RafsImage, RafsInode } from "../rafs/types.js";
 import type { DirEntry, ReadOnlyFs } from "./fs.js";
 import type { Attr } from "./protocol.js";
 
 /**
- * One chunk's uncompressed bytes, already checked against its digest: the only way content
- * reaches the file system, so a bad chunk can only ever be an error.
+ * Where file bytes come from: bytes [offset, offset + length) of a regular file, clamped to its
+ * end, every chunk checked against its digest first (LazyImage.readInode), so a bad chunk can only
+ * ever be an error.
  */
-export type ChunkSource = (chunk: ChunkInfo, where: { path: string; chunk: number }) => Promise<Uint8Array>;
+export interface FileContent {
+  readInode(inode: RafsInode, path: string, offset: number, length: number): Promise<Uint8Array>;
+}
 
 interface Node {
   inode: RafsInode;
@@ -26,7 +29,7 @@ interface Node {
 
 const utf8 = new TextEncoder();
 
-export function rafsFs(image: RafsImage, chunks: ChunkSource): ReadOnlyFs {
+export function rafsFs(image: RafsImage, content: FileContent): ReadOnlyFs {
   const nodes = indexTree(image);
   const get = (node: number): Node => {
     const n = nodes[node];
@@ -47,39 +50,9 @@ export function rafsFs(image: RafsImage, chunks: ChunkSource): ReadOnlyFs {
     async read(node, offset, size) {
       const { inode, path } = get(node);
       if ((inode.mode & S_IFMT) !== S_IFREG) throw new StrataError("INVALID_ARGUMENT", `${path} is not a regular file`, { path });
-      const end = Math.min(inode.size, offset + size);
-      if (offset >= end) return new Uint8Array(0);
-      const out = new Uint8Array(end - offset); // holes (v5 sparse files) stay zero
-      const list = inode.chunks ?? [];
-      const touched: Promise<void>[] = [];
-      for (let i = firstChunkEndingAfter(list, offset); i < list.length && list[i]!.fileOffset < end; i++) {
-        const chunk = list[i]!;
-        touched.push(
-          chunks(chunk, { path, chunk: i }).then((data) => {
-            if (data.length !== chunk.uncompressedSize) throw new StrataError("BAD_BOOTSTRAP", `${path}: chunk ${i} has ${data.length} bytes, not ${chunk.uncompressedSize}`, { path, chunk: i });
-            const from = Math.max(offset, chunk.fileOffset);
-            const to = Math.min(end, chunk.fileOffset + data.length);
-            out.set(data.subarray(from - chunk.fileOffset, to - chunk.fileOffset), from - offset);
-          }),
-        );
-      }
-      await Promise.all(touched);
-      return out;
+      return content.readInode(inode, path, offset, size);
     },
   };
-}
-
-/** Chunks are in file order: the first whose end lies past `offset`, by binary search. */
-function firstChunkEndingAfter(list: readonly ChunkInfo[], offset: number): number {
-  let lo = 0;
-  let hi = list.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const c = list[mid]!;
-    if (c.fileOffset + c.uncompressedSize <= offset) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /** Node ids by walking the tree: index 0 unused, 1 the root; a hardlinked inode gets one id. */

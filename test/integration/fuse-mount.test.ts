@@ -83,7 +83,7 @@ describe.skipIf(skip !== undefined)(`lazy FUSE mount${skip ? ` (skipped: ${skip}
 
     test("reads back exactly what umoci unpacks (types, modes, owners, sizes, contents, link targets, xattrs); strata umount ends the server", async () => {
       const mnt = mountpoint("gen");
-      const served = await serveLazy(`oci:${nydus}:latest`, mnt);
+      const served = await serveLazy(`oci:${nydus}:latest`, mnt, ["--cache-dir", join(work, "cache-gen")]);
       try {
         expectSameTree(diskTree(mnt), diskTree(rootfs));
         expect(xattrDump(mnt)).toBe(xattrDump(rootfs));
@@ -113,7 +113,8 @@ describe.skipIf(skip !== undefined)(`lazy FUSE mount${skip ? ` (skipped: ${skip}
       const healthy = files.find(([path, n]) => path !== victim && n.chunks!.every((c) => c.blobIndex !== chunk.blobIndex || c.compressedOffset + c.compressedSize <= chunk.compressedOffset || c.compressedOffset > at));
 
       const mnt = mountpoint("corrupt");
-      const served = await serveLazy(`oci:${copy}:latest`, mnt);
+      // Its own chunk cache: the first test cached the good copy of this chunk.
+      const served = await serveLazy(`oci:${copy}:latest`, mnt, ["--cache-dir", join(work, "cache-corrupt")]);
       try {
         let error: NodeJS.ErrnoException | undefined;
         try {
@@ -146,7 +147,7 @@ describe.skipIf(skip !== undefined)(`lazy FUSE mount${skip ? ` (skipped: ${skip}
 
     test("chroot MNT python3 /app/app.py runs from the lazy mount; the whole tree equals umoci's unpack; eight parallel readers agree", async () => {
       const mnt = mountpoint("app-v1");
-      const served = await serveLazy(`oci:${nydus}:latest`, mnt, ["--prefetch"]);
+      const served = await serveLazy(`oci:${nydus}:latest`, mnt, ["--prefetch", "--cache-dir", join(work, "cache-app-v1")]);
       try {
         const { stdout } = await promisify(execFile)("chroot", [mnt, "/usr/bin/python3", "/app/app.py"]);
         expect(JSON.parse(stdout).version).toBe("1.0");
@@ -168,7 +169,7 @@ describe.skipIf(skip !== undefined)(`lazy FUSE mount${skip ? ` (skipped: ${skip}
       const mnt = mountpoint("app-v1-bg");
       const pidFile = join(work, "app-v1.pid");
       try {
-        const { stdout } = await strata(["mount", "--lazy", `oci:${nydus}:latest`, mnt, "--pid-file", pidFile]);
+        const { stdout } = await strata(["mount", "--lazy", `oci:${nydus}:latest`, mnt, "--pid-file", pidFile, "--cache-dir", join(work, "cache-app-v1")]);
         const pid = Number(readFileSync(pidFile, "utf8"));
         expect(stdout).toContain(`pid ${pid}`);
         expect(isMounted(mnt)).toBe(true);

@@ -6,13 +6,14 @@
  */
 import { StrataError } from "../../errors.js";
 import { fuseSession } from "../../fuse/session.js";
-import { nydusChunkSource } from "../../fuse/chunk-source.js";
 import { rafsFs } from "../../fuse/rafs-fs.js";
 import { rafsKernels } from "../../kernels/index.js";
-import { openNydus, requireRafs } from "../../nydus/image.js";
+import { openLazy } from "../../lazy/image.js";
+import { openNydus } from "../../nydus/image.js";
 import { ociKernels } from "../../oci/kernels.js";
 import type { OptionSpec, ParsedArgs } from "../args.js";
 import { Exit, positionals, type CliContext } from "../main.js";
+import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 
 /** The options `strata mount` takes for --lazy, beside its own. */
 export const lazyMountOptions: Record<string, OptionSpec> = {
@@ -21,6 +22,7 @@ export const lazyMountOptions: Record<string, OptionSpec> = {
   foreground: { kind: "flag", describe: "with --lazy: serve from this process until unmounted (default: detach)" },
   "pid-file": { kind: "string", describe: "with --lazy: write the serving process's pid here (removed on unmount)" },
   "read-timeout": { kind: "string", describe: "with --lazy: seconds after which an unanswered read fails with EIO (default 60)" },
+  ...REGISTRY_OPTIONS,
 };
 
 export async function mountLazy(args: ParsedArgs, ctx: CliContext): Promise<number> {
@@ -36,38 +38,33 @@ export async function mountLazy(args: ParsedArgs, ctx: CliContext): Promise<numb
     return Exit.OK;
   }
 
-  const image = await openNydus(ctx.ports, src!, { kernels: ociKernels(ctx.ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir") });
-  const rafs = requireRafs(image);
-  const chunks = nydusChunkSource(image, rafs, await rafsKernels(ctx.ports));
-  const fs = rafsFs(rafs, chunks);
+  const image = await openNydus(ctx.ports, src!, {
+    kernels: ociKernels(ctx.ports),
+    platform: args.values.get("platform"),
+    blobsDir: args.values.get("blobs-dir"),
+    registry: await registryOptions(args, ctx),
+    lazyBlobs: true,
+  });
+  const cacheDir = args.values.get("cache-dir") ?? defaultChunkCache(ctx);
+  const diskCache = ctx.ports.chunkCache ? await ctx.ports.chunkCache(cacheDir) : undefined;
+  const lazy = openLazy(image, { kernels: await rafsKernels(ctx.ports), diskCache });
   const report = (e: unknown) => ctx.stderr(`strata: ${mountpoint}: ${e instanceof Error ? e.message : String(e)}\n`);
-  const session = fuseSession(fs, { readTimeoutMs: readTimeout * 1000, onError: report });
+  const session = fuseSession(rafsFs(lazy.rafs, lazy), { readTimeoutMs: readTimeout * 1000, onError: report });
   const served = await fuse.serve(mountpoint!, session, { source: src!, pidFile: args.values.get("pid-file"), onError: report });
   ctx.stderr(`strata: serving ${src} at ${mountpoint}\n`);
-  if (args.flags.has("prefetch")) void prefetch(rafs.prefetch, fs, report);
+  if (args.flags.has("prefetch")) {
+    lazy.warm().then((w) => ctx.stderr(`strata: prefetched ${w.files} files (${w.chunks} chunks, ${w.bytes} bytes)\n`), report);
+  }
   await served.closed;
+  // What the mount cost: benches and users read it from the server's stderr.
+  ctx.stderr(`strata: unmounted ${mountpoint}; ${JSON.stringify({ stats: lazy.stats() })}\n`);
   return Exit.OK;
 }
 
-const PREFETCH_PIECE = 4 << 20;
-
-/** Reads every file the prefetch table names (directories: everything under them), one at a time. */
-async function prefetch(paths: readonly string[], fs: ReturnType<typeof rafsFs>, report: (e: unknown) => void): Promise<void> {
-  const seen = new Set<number>();
-  const visit = async (node: number): Promise<void> => {
-    if (seen.has(node)) return;
-    seen.add(node);
-    const attr = fs.getattr(node);
-    if (!attr) return;
-    if ((attr.mode & 0o170000) === 0o100000) for (let at = 0; at < attr.size; at += PREFETCH_PIECE) await fs.read(node, at, PREFETCH_PIECE);
-    for (const entry of fs.readdir(node)) await visit(entry.node);
-  };
-  for (const path of paths) {
-    let node: number | undefined = 1;
-    for (const name of path.split("/").filter(Boolean)) node = node === undefined ? undefined : fs.lookup(node, name);
-    if (node === undefined) continue;
-    await visit(node).catch(report);
-  }
+/** $XDG_CACHE_HOME/strata/chunks, else /var/cache/strata/chunks (mounts run as root): shared by every lazy mount. */
+function defaultChunkCache(ctx: CliContext): string {
+  const xdg = ctx.ports.env?.("XDG_CACHE_HOME");
+  return xdg ? `${xdg}/strata/chunks` : "/var/cache/strata/chunks";
 }
 
 /** The same mount, to be served in the foreground by the detached process. */

@@ -20,7 +20,7 @@ export const mountCommand: Command = {
   summary: "mount a Nydus image with the kernel's EROFS driver over loop devices (Linux, root)",
   usage: "IMAGE MOUNTPOINT [--cache-dir DIR] [--lazy [--prefetch] [--foreground | --pid-file F]]   (IMAGE: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or a bare bootstrap file)",
   options: {
-    "cache-dir": { kind: "string", describe: "where blob device files and bootstraps are kept (default $XDG_CACHE_HOME/strata/devices, else /var/cache/strata/devices)" },
+    "cache-dir": { kind: "string", describe: "where blob device files and bootstraps are kept (default $XDG_CACHE_HOME/strata/devices, else /var/cache/strata/devices); with --lazy: the chunk cache (default .../strata/chunks)" },
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
     json: { kind: "flag", describe: "print what was mounted as JSON" },
