@@ -3,7 +3,7 @@
  * layouts (src/oci/image.ts): manifests come from /manifests/ (verified, kept in memory), other
  * blobs are HTTP-backed BlobRanges.
  */
-import { StrataError } from "../errors.js";
+import { isStrataError, StrataError } from "../errors.js";
 import { memoryRange, readAll, type BlobRange } from "../oci/blob.js";
 import type { OciKernels } from "../oci/decompress.js";
 import { MAX_JSON_BLOB, parseDescriptor, parseJson, parsePlatform, resolveImage, type BlobStore, type StoredImage } from "../oci/image.js";
@@ -74,7 +74,10 @@ export class RegistryStore implements BlobStore {
     const res = await this.client.send({ method: "HEAD", repository: this.repository, path: `blobs/${digest}`, actions: "pull", mirrored: true });
     if (res.status === 404) {
       // A manifest named by digest that no index listed.
-      return memoryRange((await this.manifest(digest).catch(async () => { throw new StrataError("NOT_FOUND", `blob ${digest} is not in ${this.name}`, { digest }); })).bytes);
+      const manifest = await this.manifest(digest).catch((e: unknown) => {
+        throw isStrataError(e, "NOT_FOUND") ? new StrataError("NOT_FOUND", `blob ${digest} is not in ${this.name}`, { digest }) : e;
+      });
+      return memoryRange(manifest.bytes);
     }
     if (res.status !== 200) throw await unexpected(res, `HEAD blob ${digest} in ${this.name}`);
     const size = Number(res.headers.get("content-length"));

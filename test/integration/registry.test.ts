@@ -16,6 +16,7 @@ import { openOciLayout } from "../../src/oci/layout.js";
 import { openImage } from "../../src/oci/open.js";
 import { randomLayout, type RandomLayout } from "../../src/oci/random.js";
 import { MEDIA_TYPES, type Image } from "../../src/oci/types.js";
+import { openNydus } from "../../src/nydus/image.js";
 import type { Ports } from "../../src/ports.js";
 import { dockerConfigAuths } from "../../src/registry/auth.js";
 import { registryBlob } from "../../src/registry/blob.js";
@@ -195,6 +196,16 @@ describe.skipIf(!hasRegistry())("registry without auth", () => {
     expect(referrers.manifests.map((d) => d.digest)).toEqual([result.manifest.digest]);
     const nydus = await openImage(ports, `docker://${registry.host}/gen/nydus:v1-nydus`, { kernels, registry: FAST });
     expect(await nydus.digest()).toBe(result.manifest.digest);
+
+    // --merge-platform: an index of the original and the Nydus manifest; Nydus readers take the latter.
+    const merged = await convert(image, dest, "merged", { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, { ...options, withReferrer: false, mergePlatform: true });
+    const ref = `docker://${registry.host}/gen/nydus:merged`;
+    expect(await (await openImage(ports, ref, { kernels, registry: FAST })).digest()).toBe(layout.manifest.digest);
+    const opened = await openNydus(ports, ref, { kernels, registry: FAST });
+    expect(await opened.oci?.image.digest()).toBe(merged.manifest.digest);
+    expect(opened.oci?.manifest.layers).toEqual((await nydus.manifest()).layers);
+    expect(opened.rafs?.blobs.map((b) => b.blobId)).toEqual(merged.blobs.map((d) => d.digest.slice(7)));
+    expect(opened.problems).toEqual([]);
   });
 
   test("mirrors: pulls go through a pull-through cache first; a dead mirror falls back to the origin", async () => {
