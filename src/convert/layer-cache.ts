@@ -251,6 +251,7 @@ export async function collectGarbage(dir: string, files: FilesPort, dirs: CacheD
  *   entry: [path, type, mode, uid, gid, mtime, mtimeNsec, size, linkname, devmajor, devminor, [[xattr, hex]...], chunks | 0]
  *   chunk: [digest hex, blob (index into blobs), flags, compressedOffset, compressedSize, uncompressedOffset, uncompressedSize, fileOffset, index, crc32]
  */
+const ENTRY_TYPES: readonly unknown[] = ["file", "hardlink", "symlink", "chardev", "blockdev", "dir", "fifo"] satisfies TarHeader["type"][];
 type EncodedChunk = [string, number, number, number, number, number, number, number, number, number];
 type EncodedEntry = [string, TarHeader["type"], number, number, number, number, number, number, string, number, number, [string, string][], EncodedChunk[] | 0];
 
@@ -276,14 +277,31 @@ export function encodeRecord(record: LayerRecord): Uint8Array {
 
 export function decodeRecord(bytes: Uint8Array): LayerRecord {
   const bad = (why: string) => new StrataError("CORRUPT_DATA", `layer cache record: ${why}`);
-  const json = JSON.parse(new TextDecoder().decode(bytes)) as { format?: unknown; blob?: unknown; blobs?: unknown; entries?: unknown };
+  let json: { format?: unknown; blob?: unknown; blobs?: unknown; entries?: unknown };
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw bad(`not JSON: ${(e as Error).message}`);
+  }
+  if (typeof json !== "object" || json === null) throw bad("not an object");
   if (json.format !== FORMAT) throw bad(`format ${JSON.stringify(json.format)}`);
   if (!Array.isArray(json.blobs) || !json.blobs.every((id) => typeof id === "string" && /^[0-9a-f]{64}$/.test(id))) throw bad("blobs is not a list of blob ids");
   if (!Array.isArray(json.entries)) throw bad("no entries");
   const blobs = json.blobs as string[];
   const entries = (json.entries as unknown[]).map((raw, i): RecordedEntry => {
     const e = raw as EncodedEntry;
-    if (!Array.isArray(e) || e.length !== 13 || typeof e[0] !== "string" || typeof e[1] !== "string" || !e.slice(2, 8).every(Number.isFinite) || typeof e[8] !== "string" || !Array.isArray(e[11])) throw bad(`entry ${i} is malformed`);
+    if (
+      !Array.isArray(e) ||
+      e.length !== 13 ||
+      typeof e[0] !== "string" ||
+      !ENTRY_TYPES.includes(e[1]) ||
+      ![...e.slice(2, 8), e[9], e[10]].every(Number.isFinite) ||
+      typeof e[8] !== "string" ||
+      !Array.isArray(e[11]) ||
+      !e[11].every((x) => Array.isArray(x) && x.length === 2 && typeof x[0] === "string")
+    ) {
+      throw bad(`entry ${i} is malformed`);
+    }
     const header: RecordedEntry["header"] = {
       path: e[0],
       type: e[1],
@@ -324,9 +342,18 @@ function optionalHex(bytes: Uint8Array | undefined): string | undefined {
   return bytes && hex(bytes);
 }
 
+/** Hex digit values by character code (-1: not a lowercase hex digit). */
+const HEX_VALUE = Int8Array.from({ length: 128 }, (_, c) => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : -1));
+
 function fromHex(text: unknown): Uint8Array {
-  if (typeof text !== "string" || !/^([0-9a-f]{2})*$/.test(text)) throw new StrataError("CORRUPT_DATA", "layer cache record: malformed hex");
+  const bad = () => new StrataError("CORRUPT_DATA", "layer cache record: malformed hex");
+  if (typeof text !== "string" || text.length % 2 !== 0) throw bad();
   const out = new Uint8Array(text.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(text.slice(2 * i, 2 * i + 2), 16);
+  for (let i = 0; i < out.length; i++) {
+    const hi = HEX_VALUE[text.charCodeAt(2 * i)] ?? -1;
+    const lo = HEX_VALUE[text.charCodeAt(2 * i + 1)] ?? -1;
+    if (hi < 0 || lo < 0) throw bad();
+    out[i] = (hi << 4) | lo;
+  }
   return out;
 }
