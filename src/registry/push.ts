@@ -137,11 +137,13 @@ export class RegistrySink implements ImageSink {
     let heldBytes = 0;
     let size = 0;
     let session: UploadSession | undefined;
-    const pending = new Uint8Array(this.client.chunkSize);
+    // The chunk being filled, allocated only once the blob outgrows the in-memory limit.
+    let pending = new Uint8Array(0);
     let pendingBytes = 0;
     let done = false;
 
     const send = async (bytes: Uint8Array) => {
+      if (pending.length === 0) pending = new Uint8Array(this.client.chunkSize);
       for (let at = 0; at < bytes.length; ) {
         const take = Math.min(bytes.length - at, pending.length - pendingBytes);
         pending.set(bytes.subarray(at, at + take), pendingBytes);
@@ -170,7 +172,6 @@ export class RegistrySink implements ImageSink {
       },
       finish: async () => {
         const digest = `sha256:${hex(await hasher.digest())}`;
-        done = true;
         if (!session) {
           const bytes = concatAll(held, heldBytes);
           await this.pushBytes(bytes, digest, options.skipExisting !== false);
@@ -181,6 +182,7 @@ export class RegistrySink implements ImageSink {
           await session.finish(digest, pending.subarray(0, pendingBytes));
           this.stats.uploaded++;
         }
+        done = true;
         return { digest, size };
       },
       abort: async () => {
