@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import type { NativeSha256, Ports } from "../../src/ports.ts";
 import { denoFilesPort, denoOutput } from "./files.ts";
+import { denoTreeRead } from "./tree-read.ts";
 import { denoWasmPort } from "./wasm.ts";
 
 export * from "../../src/index.ts";
@@ -22,7 +23,7 @@ export const denoSha256: NativeSha256 = {
 /** Ports backed by Deno's file APIs, its native SHA-256 and the wasm/ directory of this package. */
 export function denoPorts(): Ports {
   // Deno's fetch honours HTTP(S)_PROXY and NO_PROXY; env needs --allow-env (without it, none is read).
-  return { wasm: denoWasmPort(), files: denoFilesPort(), output: denoOutput, sha256: denoSha256, fetch: (url, init) => fetch(url, init), env: denoEnv };
+  return { wasm: denoWasmPort(), files: denoFilesPort(), output: denoOutput, sha256: denoSha256, tree: denoTreeRead, fetch: (url, init) => fetch(url, init), env: denoEnv };
 }
 
 function denoEnv(name: string): string | undefined {

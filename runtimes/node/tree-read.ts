@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import { lstat, open, readdir, readlink } from "node:fs/promises";
 import type { BigIntStats } from "node:fs";
 import { StrataError } from "../../src/errors.js";
+import { GETFATTR_ARGS, parseGetfattr } from "../../src/diff/getfattr.js";
 import type { TreeReadPort, TreeStat } from "../../src/ports.js";
 
 const PIECE = 1 << 20;
@@ -55,9 +56,8 @@ export const nodeTreeRead: TreeReadPort = {
     }
   },
   async xattrs(root) {
-    const args = ["--recursive", "--physical", "--dump", "--match=-", "--no-dereference", "--absolute-names", "--encoding=hex", root];
     const out = await new Promise<Buffer | undefined>((resolve, reject) => {
-      execFile("getfattr", args, { encoding: "buffer", maxBuffer: 1 << 30 }, (error, stdout, stderr) => {
+      execFile("getfattr", [...GETFATTR_ARGS, root], { encoding: "buffer", maxBuffer: 1 << 30 }, (error, stdout, stderr) => {
         if (!error) return resolve(stdout);
         if ((error as NodeJS.ErrnoException).code === "ENOENT") return resolve(undefined);
         reject(new StrataError("IO", `getfattr on ${root} failed: ${stderr.toString().trim() || error.message}`, { path: root }));
@@ -66,29 +66,3 @@ export const nodeTreeRead: TreeReadPort = {
     return out && parseGetfattr(out);
   },
 };
-
-/**
- * Reads `getfattr --dump --encoding=hex` output: "# file: PATH" then NAME=0xHEX lines, blank
- * line between files. getfattr writes bytes it will not print (newline, backslash...) as \ooo.
- */
-export function parseGetfattr(out: Uint8Array): Map<string, Map<string, Uint8Array>> {
-  const result = new Map<string, Map<string, Uint8Array>>();
-  let current: Map<string, Uint8Array> | undefined;
-  for (const line of Buffer.from(out.buffer, out.byteOffset, out.length).toString("latin1").split("\n")) {
-    if (line.startsWith("# file: ")) {
-      current = new Map();
-      result.set(unescape(line.slice(8)), current);
-    } else if (line !== "" && current) {
-      const eq = line.lastIndexOf("=");
-      if (eq < 0 || !line.startsWith("0x", eq + 1)) throw new StrataError("IO", `getfattr printed an unexpected line: ${JSON.stringify(line)}`);
-      current.set(unescape(line.slice(0, eq)), new Uint8Array(Buffer.from(line.slice(eq + 3), "hex")));
-    }
-  }
-  return result;
-}
-
-/** Undoes getfattr's \ooo escapes; the text was read as latin1, so each char is one byte. */
-function unescape(text: string): string {
-  const bytes = Buffer.from(text.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), "latin1");
-  return bytes.toString("utf8");
-}

@@ -2,13 +2,14 @@
 // tree is edited in every way diff must notice; diff must list each change and nothing
 // else, and nothing at all for the untouched tree. Content comparison hashes the disk files at
 // the image's chunk boundaries, so a one-byte edit names its chunk.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { appendFileSync, chmodSync, chownSync, linkSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodePorts } from "../../runtimes/node/index.js";
-import { nodeTreeRead, parseGetfattr } from "../../runtimes/node/tree-read.js";
+import { nodeTreeRead } from "../../runtimes/node/tree-read.js";
+import { parseGetfattr } from "../../src/diff/getfattr.js";
 import { diffCommand } from "../../src/cli/commands/diff.js";
 import { runCli } from "../../src/cli/main.js";
 import { diffTree, ociDiffImage, type DiffImage, type DiffReport } from "../../src/diff/diff.js";
@@ -258,12 +259,49 @@ describe("strata diff against an unpacked image", () => {
   });
 });
 
+describe("strata diff under Bun and Deno", () => {
+  it("reports exactly what Node reports (Deno without --allow-run: xattrs uncompared, said so)", async () => {
+    const dir = copyTree("runtimes");
+    writeFileSync(join(dir, "runtime-added"), "r");
+    const regular = [...walk(image.root)].filter(([, n]) => kindOf(n.mode) === "file");
+    const first = regular[0]![0];
+    const second = regular.find(([, n]) => n !== regular[0]![1])![0];
+    chmodSync(join(dir, first!), 0o600);
+    if (hasGetfattr) execFileSync("setfattr", ["-n", "user.rt", "-v", "1", join(dir, second!)]);
+    const root = join(import.meta.dirname, "../..");
+    let stdout = "";
+    const code = await runCli(["diff", dir, `oci:${layout}`, "--json"], { diff: diffCommand }, { ports: nodePorts(), stdout: (t) => void (stdout += t), stderr: () => {}, isTTY: false });
+    expect(code).toBe(1);
+    const node = JSON.parse(stdout) as DiffReport;
+    const bun = spawnSync(join(root, "node_modules/.bin/bun"), [join(root, "runtimes/node/cli.ts"), "diff", dir, `oci:${layout}`, "--json"], { encoding: "utf8" });
+    expect(bun.status, bun.stderr).toBe(1);
+    expect(JSON.parse(bun.stdout)).toEqual(node);
+    const deno = (...allow: string[]) =>
+      spawnSync(join(root, "node_modules/.bin/deno"), ["run", `--allow-read=${root},${layout},${dir}`, ...allow, join(root, "runtimes/deno/cli.ts"), "diff", dir, `oci:${layout}`, "--json"], { encoding: "utf8" });
+    const withRun = deno("--allow-run=getfattr");
+    expect(withRun.status, withRun.stderr).toBe(1);
+    expect(JSON.parse(withRun.stdout)).toEqual(node);
+    const withoutRun = deno();
+    expect(withoutRun.status, withoutRun.stderr).toBe(1);
+    const blind = JSON.parse(withoutRun.stdout) as DiffReport;
+    expect(blind.xattrs).toBe(false);
+    expect(node.differences.some((d) => d.fields.join() === "xattrs")).toBe(hasGetfattr);
+    expect(blind.differences).toEqual(node.differences.filter((d) => d.fields.join() !== "xattrs"));
+  });
+});
+
 describe("getfattr output", () => {
   it("decodes escaped names and hex values", () => {
     const out = Buffer.from("# file: /t/n\\012l\nuser.k=0x76\n\n# file: /t/b\\134s \u00fc\nuser.empty=0x\nuser.bin=0x00ff\n\n", "utf8");
     const parsed = parseGetfattr(out);
     expect([...parsed.keys()]).toEqual(["/t/n\nl", "/t/b\\s ü"]);
     expect(parsed.get("/t/b\\s ü")).toEqual(new Map([["user.empty", new Uint8Array(0)], ["user.bin", new Uint8Array([0, 255])]]));
+  });
+
+  it("anything else is a typed IO error", () => {
+    for (const text of ["# file: /a\nnot an attribute\n", "# file: /a\nuser.k=0x123\n", "# file: /a\nuser.k=0xzz\n", "# file: /a\nuser.k=\"text\"\n"]) {
+      expect(() => parseGetfattr(new TextEncoder().encode(text))).toThrow(expect.objectContaining({ code: "IO" }));
+    }
   });
 
   it.skipIf(!hasGetfattr)("reads what setfattr wrote, one run per tree", async () => {

@@ -33,7 +33,7 @@ export const diffCommand: Command = {
     if (args.flags.has("json")) {
       out.stdout(JSON.stringify(report) + "\n");
     } else {
-      if (!report.xattrs) out.stderr("warning: xattrs not compared (getfattr from the attr package is not installed)\n");
+      if (!report.xattrs) out.stderr("warning: xattrs not compared (they need getfattr, from the attr package, and leave to run it)\n");
       for (const d of report.differences) out.stdout(`${MARK[d.change]} ${d.path}${describe(d)}\n`);
     }
     return report.identical ? Exit.OK : Exit.CHECK_FAILED;
