@@ -5,13 +5,14 @@ import { openLazy } from "../../lazy/image.js";
 import { openNydus } from "../../nydus/image.js";
 import { ociKernels } from "../../oci/kernels.js";
 import { Exit, positionals, type Command } from "../main.js";
+import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 
 /** Bytes read and written per step, so a large file streams through bounded memory. */
 const WINDOW = 8 << 20;
 
 export const catCommand: Command = {
   summary: "write a file of a Nydus image to stdout, fetching only the chunks it needs",
-  usage: "IMAGE PATH   (IMAGE: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, or a bare bootstrap file)",
+  usage: "IMAGE PATH   (IMAGE: oci:DIR[:TAG], docker://HOST/REPO[:TAG|@DIGEST], oci-archive:FILE, docker-archive:FILE, or a bare bootstrap file)",
   options: {
     offset: { kind: "string", describe: "first byte to write (default 0)" },
     length: { kind: "string", describe: "bytes to write (default: to the end of the file)" },
@@ -20,6 +21,7 @@ export const catCommand: Command = {
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
     json: { kind: "flag", describe: "print --stats (and errors) as JSON" },
+    ...REGISTRY_OPTIONS,
   },
   async run(args, ctx) {
     const [src, path] = positionals(args, 2, "IMAGE PATH");
@@ -30,7 +32,13 @@ export const catCommand: Command = {
     const cacheDir = args.values.get("cache-dir");
     if (cacheDir !== undefined && !ports.chunkCache) throw new StrataError("UNSUPPORTED", "this runtime has no files for --cache-dir");
 
-    const image = await openNydus(ports, src!, { kernels: ociKernels(ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir"), lazyBlobs: true });
+    const image = await openNydus(ports, src!, {
+      kernels: ociKernels(ports),
+      platform: args.values.get("platform"),
+      blobsDir: args.values.get("blobs-dir"),
+      registry: await registryOptions(args, ctx),
+      lazyBlobs: true,
+    });
     const lazy = openLazy(image, { kernels: await rafsKernels(ports), diskCache: cacheDir === undefined ? undefined : await ports.chunkCache!(cacheDir) });
     const file = lazy.resolve(path!);
     if (!file.inode.chunks) throw new StrataError("INVALID_ARGUMENT", `${file.path} is not a regular file`, { path: file.path });
