@@ -1,25 +1,17 @@
 /** `strata convert SRC DST`. */
 import { openChunkDictionaries } from "../../convert/chunk-dict.js";
-import { convert } from "../../convert/convert.js";
+import { convertImage, convertOptions as resolveConvertOptions } from "../../convert/convert-image.js";
 import { LayerCache } from "../../convert/layer-cache.js";
-import { parseSize, resolveOptions, type ChunkCompressor } from "../../convert/options.js";
+import { parseSize, type ChunkCompressor } from "../../convert/options.js";
 import { StrataError } from "../../errors.js";
-import { chunkCodecFor, hasherFor } from "../../kernels/index.js";
 import { createSha256, createStreamingSha256 } from "../../kernels/sha256.js";
-import { ociKernels } from "../../oci/kernels.js";
-import { LayoutWriter } from "../../oci/layout-writer.js";
-import { openImage } from "../../oci/open.js";
 import { parseReference } from "../../oci/reference.js";
-import { REGISTRY_OPTIONS, registryOptions, registrySink } from "./registry.js";
+import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 import type { DigesterName } from "../../rafs/layout.js";
 import { Exit, positionals, type Command } from "../main.js";
 import { cliEvents, eventsOption } from "./events.js";
 import { cacheDirOf } from "./cache.js";
 import { mib, needFiles } from "./shared.js";
-
-/** Compressors this build can write; zstd is the default, as in Nydus. */
-const COMPRESSORS: readonly ChunkCompressor[] = ["none", "lz4_block", "zstd"];
-const DEFAULT_COMPRESSOR: ChunkCompressor = "zstd";
 
 export const convertCommand: Command = {
   summary: "convert an OCI v1 image into a Nydus RAFS v6 image",
@@ -43,41 +35,34 @@ export const convertCommand: Command = {
     const [src, dst] = positionals(args, 2, "SRC DST");
     const events = cliEvents(args, ctx);
     ctx = events.ctx;
-    const options = resolveOptions(
-      {
-        chunkSize: args.values.has("chunk-size") ? parseSize(args.values.get("chunk-size")!) : undefined,
-        compressor: args.values.get("compressor") as ChunkCompressor | undefined,
-        digester: args.values.get("digester") as DigesterName | undefined,
-        singleBlob: args.flags.has("single-blob"),
-        mergePlatform: args.flags.has("merge-platform"),
-        withReferrer: args.flags.has("with-referrer"),
-      },
-      COMPRESSORS,
-      DEFAULT_COMPRESSOR,
-    );
+    const convertOptions = {
+      chunkSize: args.values.has("chunk-size") ? parseSize(args.values.get("chunk-size")!) : undefined,
+      compressor: args.values.get("compressor") as ChunkCompressor | undefined,
+      digester: args.values.get("digester") as DigesterName | undefined,
+      singleBlob: args.flags.has("single-blob"),
+      mergePlatform: args.flags.has("merge-platform"),
+      withReferrer: args.flags.has("with-referrer"),
+    };
+    // Options are checked before anything is opened.
+    const options = resolveConvertOptions(convertOptions);
     const target = parseReference(dst);
     if ((target.transport !== "oci" && target.transport !== "docker") || target.digest) throw new StrataError("INVALID_ARGUMENT", `destination must be oci:DIR[:TAG] or docker://HOST/REPO[:TAG], got ${dst}`, { destination: dst });
     const registry = await registryOptions(args, ctx);
     const { files, output } = needFiles(ctx);
-    if (args.values.has("prefetch-patterns")) {
-      options.prefetchPatterns = new TextDecoder().decode(await files.readFile(args.values.get("prefetch-patterns")!)).split("\n");
-    }
+    const prefetchPatterns = args.values.has("prefetch-patterns") ? new TextDecoder().decode(await files.readFile(args.values.get("prefetch-patterns")!)).split("\n") : undefined;
     const { ports } = ctx;
     const started = performance.now();
-    const source = await openImage(ports, src, { kernels: ociKernels(ports), platform: args.values.get("platform"), registry });
-    const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
-    const dest = target.transport === "docker" ? registrySink(ctx, target, registry) : await LayoutWriter.open(target.path, output, files, { sha256: () => createStreamingSha256(ports) });
+    const sha256 = await createSha256(ports);
     const dictionaries = await openChunkDictionaries(ports, args.lists.get("chunk-dict") ?? [], options, sha256);
-    for (const d of dictionaries) {
-      if (d.missingBlobs.length > 0) ctx.stderr(`strata: chunk dictionary ${d.name}: ${d.missingBlobs.length} of its blobs were not found; their chunks are not used\n`);
-    }
     const cacheDir = cacheDirOf(args, ctx);
     const cache = cacheDir === undefined ? undefined : new LayerCache(cacheDir, { files, output, sha256, dirs: ports.cacheDir, streamingSha256: () => createStreamingSha256(ports) });
-    const result = await events.run((sink) => convert(source, dest, target.tag, { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, { ...options, events: sink }, { dictionaries, cache }));
+    const result = await events.run((sink) =>
+      convertImage(ports, src, dst, { ...convertOptions, prefetchPatterns, platform: args.values.get("platform"), registry, dictionaries, cache, events: sink }),
+    );
     const seconds = (performance.now() - started) / 1000;
     const s = result.stats;
     if (args.flags.has("json")) {
-      const pushed = "stats" in dest ? { push: dest.stats } : {};
+      const pushed = result.push ? { push: result.push } : {};
       ctx.stdout(JSON.stringify({ manifest: result.manifest, index: result.index, bootstrap: result.bootstrap, blobs: result.blobs, stats: s, seconds, ...pushed }) + "\n");
     } else {
       ctx.stdout(
