@@ -11,6 +11,7 @@ import { nodeChunkCache } from "../../runtimes/node/chunk-cache.js";
 import { isStrataError, StrataError } from "../../src/errors.js";
 import { rafsKernels } from "../../src/kernels/index.js";
 import { openLazy, type LazyOptions } from "../../src/lazy/image.js";
+import { MemoryChunkCache } from "../../src/lazy/memory-cache.js";
 import { blobSet, type NydusImage } from "../../src/nydus/image.js";
 import { readFile, type RafsKernels } from "../../src/rafs/read.js";
 import type { ChunkInfo } from "../../src/rafs/types.js";
@@ -264,6 +265,24 @@ describe("LazyImage reads", () => {
     expect(requests.length).toBe(after);
     await lazy.read("/etc/config.json");
     expect(requests.length).toBe(after + 1);
+  });
+});
+
+describe("the memory chunk cache", () => {
+  it("evicts the least recently used entries to stay within its bytes, and keeps nothing larger than them", () => {
+    const cache = new MemoryChunkCache(10);
+    cache.put("a", new Uint8Array(4));
+    cache.put("b", new Uint8Array(4));
+    expect(cache.get("a")).toHaveLength(4); // a is now the most recent
+    cache.put("c", new Uint8Array(4));
+    expect(cache.get("b")).toBeUndefined();
+    expect(cache.get("a")).toBeDefined();
+    expect(cache.bytes).toBe(8);
+    cache.put("a", new Uint8Array(2)); // replacing an entry releases its old bytes
+    expect(cache.bytes).toBe(6);
+    cache.put("huge", new Uint8Array(11));
+    expect(cache.get("huge")).toBeUndefined();
+    expect(cache.bytes).toBe(6);
   });
 });
 
