@@ -69,12 +69,7 @@ describe.skipIf(skip !== undefined)(`strata CLI with docker:// ${skip ? `(skippe
     expect(inspect.status, inspect.stderr).toBe(0);
     expect(JSON.stringify(JSON.parse(inspect.stdout))).toContain("/app/app.py");
 
-    // The same image pulled into a layout converts to the same manifest.
-    const local = await strata("convert", src, `oci:${join(work, "out")}:nydus`, "--insecure", "--json");
-    expect(local.status, local.stderr).toBe(0);
-    expect((JSON.parse(local.stdout) as typeof one).manifest.digest).toBe(one.manifest.digest);
-    expect(readFileSync(join(work, "out/index.json"), "utf8")).toContain(one.manifest.digest);
-  }, 240_000);
+  }, 480_000);
 
   test("copy: a layout pushed by strata, mounted into another repository, pulled back into a layout byte for byte", async () => {
     const index = JSON.parse(readFileSync(join(APP_V1, "index.json"), "utf8")) as { manifests: { digest: string }[] };

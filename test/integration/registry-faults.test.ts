@@ -150,6 +150,10 @@ describe.skipIf(!hasRegistry())("registry faults", () => {
     );
   });
 
+  test("a throttled proxy (for slow-network tests) delivers the same bytes", async () => {
+    await withProxy({ bytesPerSecond: 4 << 20 }, (proxy) => pullAll(proxy.host));
+  });
+
   test("a connection reset mid-body, or a body cut short, resumes with a Range from the byte reached", async () => {
     const [digest, bytes] = biggest();
     expect(bytes.length).toBeGreaterThan(20_000);
