@@ -16,7 +16,9 @@ import type { BlobRange } from "../oci/blob.js";
 import { hex } from "../oci/verify.js";
 import { openNydus, requireRafs, type NydusImage } from "../nydus/image.js";
 import { ociKernels } from "../oci/kernels.js";
+import { parseRegistryReference } from "../oci/reference.js";
 import type { Ports } from "../ports.js";
+import type { RegistryOptions } from "../registry/client.js";
 import { openBlob } from "../rafs/blob-reader.js";
 import { ChunkFlags } from "../rafs/layout.js";
 import type { RafsKernels } from "../rafs/read.js";
@@ -37,6 +39,8 @@ export interface DictBlob {
   order: number;
   /** The dictionary it belongs to, for messages. */
   dictionary: string;
+  /** For a dictionary in a registry: where a registry destination can mount the blob from. */
+  origin?: { registry: string; repository: string };
 }
 
 export interface ChunkDictionary {
@@ -70,6 +74,8 @@ export async function chunkDictionary(
   if (rafs.compressor !== options.compressor) throw mismatch("compressor", rafs.compressor, options.compressor);
 
   const blobs: (DictBlob | undefined)[] = [];
+  const reference = image.name.startsWith("docker://") ? parseRegistryReference(image.name) : undefined;
+  const origin = reference && { registry: reference.registry, repository: reference.repository };
   const missingBlobs: string[] = [];
   for (const info of rafs.blobs) {
     if (info.chunkSize !== options.chunkSize) throw mismatch(`blob ${info.blobId} chunk size`, info.chunkSize, options.chunkSize);
@@ -78,7 +84,7 @@ export async function chunkDictionary(
     if (info.cipherAlgorithm) throw new StrataError("UNSUPPORTED", `chunk dictionary ${image.name}: blob ${info.blobId} is encrypted`, { dictionary: image.name, blobId: info.blobId });
     const range = image.blobs.get(info.blobId);
     if (!range) missingBlobs.push(info.blobId);
-    blobs.push(range && { info, range, order: firstOrder + info.blobIndex, dictionary: image.name });
+    blobs.push(range && { info, range, order: firstOrder + info.blobIndex, dictionary: image.name, ...(origin ? { origin } : {}) });
   }
 
   // The tree's chunks first (they carry every field the bootstrap had), then those only the
@@ -123,13 +129,20 @@ function digestKey(digest: Uint8Array, size: number): string {
 
 /**
  * Opens the dictionaries named on a command line, in order: each a Nydus image (`oci:DIR[:TAG]`
- * and the other sources openNydus reads) or a bare RAFS bootstrap (its blobs beside it).
+ * `docker://HOST/REPO[:TAG]` with `registry` options, and the other sources openNydus reads) or a
+ * bare RAFS bootstrap (its blobs beside it).
  */
-export async function openChunkDictionaries(ports: Ports, sources: readonly string[], options: Pick<ResolvedOptions, "chunkSize" | "compressor" | "digester">, sha256: Hasher): Promise<ChunkDictionary[]> {
+export async function openChunkDictionaries(
+  ports: Ports,
+  sources: readonly string[],
+  options: Pick<ResolvedOptions, "chunkSize" | "compressor" | "digester">,
+  sha256: Hasher,
+  registry?: RegistryOptions,
+): Promise<ChunkDictionary[]> {
   const dictionaries: ChunkDictionary[] = [];
   const rafs = await rafsKernels(ports);
   for (const [i, source] of sources.entries()) {
-    const image = await openNydus(ports, source, { kernels: ociKernels(ports) });
+    const image = await openNydus(ports, source, { kernels: ociKernels(ports), registry });
     dictionaries.push(await chunkDictionary(image, options, { sha256, codec: rafs.codec }, i * BLOBS_PER_DICTIONARY));
   }
   return dictionaries;

@@ -14,7 +14,7 @@ import type { Overlay } from "../fs/overlay.js";
 import type { BlobRange } from "../oci/blob.js";
 import { flatten } from "../oci/flatten.js";
 import type { PendingFile } from "../ports.js";
-import { StrataError } from "../errors.js";
+import { isStrataError, StrataError } from "../errors.js";
 import { MEDIA_TYPES, type Descriptor, type Image, type ImageManifest, type Platform } from "../oci/types.js";
 import { hex } from "../oci/verify.js";
 import { BlobWriter } from "../rafs/blob-writer.js";
@@ -163,6 +163,18 @@ export async function convert(
     return digest === `sha256:${blobId}` ? blobDescriptor(digest, size) : undefined;
   };
 
+  /** Puts a dictionary blob into the destination: a registry mounts or skips it where it can; undefined when its bytes are not its id. */
+  const placeDictBlob = async (blob: DictBlob): Promise<Descriptor | undefined> => {
+    if (!dest.putBlob) return copyBlob(pieces(blob.range), blob.info.blobId);
+    const descriptor = blobDescriptor(`sha256:${blob.info.blobId}`, blob.range.size);
+    try {
+      await dest.putBlob(descriptor, () => blob.range.stream(), blob.origin);
+    } catch (e) {
+      if (isStrataError(e, "DIGEST_MISMATCH")) return undefined;
+      throw e;
+    }
+    return descriptor;
+  };
   /** Puts a cached blob into the destination: hardlinked where it can be, else copied; undefined when its bytes are not its id. */
   const placeCachedBlob = async (blob: BlobInfo): Promise<Descriptor | undefined> => {
     const digest = `sha256:${blob.blobId}`;
@@ -256,7 +268,7 @@ export async function convert(
     // The dictionary blobs used become layers of this image: it must hold every blob it names.
     const dictionaryBlobs: Descriptor[] = [];
     for (const blob of table.dictBlobs) {
-      const descriptor = await copyBlob(pieces(blob.range), blob.info.blobId);
+      const descriptor = await placeDictBlob(blob);
       if (!descriptor) throw new StrataError("DIGEST_MISMATCH", `chunk dictionary ${blob.dictionary}: blob ${blob.info.blobId} does not match its id`, { dictionary: blob.dictionary, blobId: blob.info.blobId });
       dictionaryBlobs.push(descriptor);
     }

@@ -16,6 +16,11 @@ export interface ImageSink {
   writeJson(value: unknown, mediaType: string): Promise<Descriptor>;
   /** Points `tag` at a manifest or index stored before (without a tag, only records it where that means something). */
   tag(manifest: Descriptor, tag?: string): Promise<void>;
+  /**
+   * Stores a blob whose digest and size are known, opening its bytes only when needed: a registry
+   * skips one it has and mounts one from `mountFrom` (a repository of the same registry).
+   */
+  putBlob?(descriptor: Descriptor, open: () => ReadableStream<Uint8Array>, mountFrom?: { registry: string; repository: string }): Promise<void>;
   /** Where a blob of this digest is stored on the local disk, for sinks that are directories (a hardlink there stores it). */
   blobPath?(digest: string): string;
 }

@@ -131,6 +131,11 @@ export class RegistrySink implements ImageSink {
     await streamInto(() => this.upload({ skipExisting: false }), descriptor, open);
   }
 
+  async putBlob(descriptor: Descriptor, open: () => ReadableStream<Uint8Array>, mountFrom?: { registry: string; repository: string }): Promise<void> {
+    if (mountFrom?.registry === this.client.registry && mountFrom.repository !== this.repository && (await this.mount(descriptor.digest, mountFrom.repository))) return;
+    await this.pushStream(descriptor, open);
+  }
+
   async upload(options: { skipExisting?: boolean } = {}): Promise<BlobUpload> {
     const hasher = await this.options.sha256();
     const held: Uint8Array[] = [];

@@ -8,13 +8,24 @@ import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
 import { commands } from "../../src/cli/commands/index.js";
 import { runCli } from "../../src/cli/main.js";
+import { nodeSha256 } from "../../runtimes/node/sha256.js";
+import { openChunkDictionaries } from "../../src/convert/chunk-dict.js";
+import { convertImage } from "../../src/convert/convert-image.js";
+import { resolveOptions } from "../../src/convert/options.js";
 import { isStrataError } from "../../src/errors.js";
+import { rafsKernels } from "../../src/kernels/index.js";
+import { createSha256 } from "../../src/kernels/sha256.js";
+import { openNydus } from "../../src/nydus/image.js";
+import { verifyNydusImage } from "../../src/nydus/verify.js";
+import { ociKernels } from "../../src/oci/kernels.js";
+import type { RegistryOptions } from "../../src/registry/client.js";
 import { openOciLayout } from "../../src/oci/layout.js";
 import { randomLayout } from "../../src/oci/random.js";
 import type { Descriptor, ImageManifest } from "../../src/oci/types.js";
 import type { RafsImage } from "../../src/rafs/types.js";
 import { convertInto, corpusImage, files, hasCorpus, ports, sameTree, verifyLayout } from "../helpers/convert-reuse.js";
 import { readNydusLayout } from "../helpers/nydus-layout.js";
+import { hasRegistry, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { writeLayout } from "../helpers/random-image.js";
 import { testKernels } from "../helpers/validate.js";
 
@@ -188,6 +199,29 @@ describe("generated images", () => {
     const missing = await convertInto(await open(src), outDir(), { chunkSize: 4096, dicts: [join(work, "no-such.boot")] }).catch((e: unknown) => e);
     expect(isStrataError(missing, "NOT_FOUND")).toBe(true);
   });
+});
+
+describe.skipIf(!hasRegistry())("a dictionary in a registry (Debian's docker-registry on a port of its own)", () => {
+  let registry: TestRegistry | undefined;
+  afterAll(() => registry?.stop());
+
+  test("docker:// dictionaries: chunks are read by range, the dictionary's blobs mounted into the new repository", async () => {
+    registry = await startRegistry();
+    const options: RegistryOptions = { insecure: true, retry: { baseDelay: 5, maxDelay: 50 } };
+    const registryPorts = { ...ports, sha256: nodeSha256, fetch: (url: string, init?: RequestInit) => fetch(url, init) };
+    const src = await generated(16);
+    const dictRef = `docker://${registry.host}/dict/base:v1`;
+    const dict = await convertImage(registryPorts, `oci:${src}`, dictRef, { chunkSize: 4096, registry: options });
+    const resolved = resolveOptions({ chunkSize: 4096 }, ["none", "lz4_block", "zstd"], "zstd");
+    const dictionaries = await openChunkDictionaries(registryPorts, [dictRef], resolved, await createSha256(registryPorts), options);
+    const result = await convertImage(registryPorts, `oci:${src}`, `docker://${registry.host}/app/next:v1`, { chunkSize: 4096, registry: options, dictionaries });
+    expect(result.stats.storedBytes).toBe(0);
+    expect(result.dictionaryBlobs.map((d) => d.digest).sort()).toEqual(dict.blobs.map((d) => d.digest).sort());
+    expect(result.push?.mounted).toBe(dict.blobs.length);
+    const image = await openNydus(registryPorts, `docker://${registry.host}/app/next:v1`, { kernels: ociKernels(registryPorts), registry: options });
+    const report = await verifyNydusImage(image, await rafsKernels(registryPorts));
+    expect(report.failures).toEqual([]);
+  }, 120_000);
 });
 
 /** Bytes a registry holds for these layouts' "latest" images: every distinct blob once (layers and configs). */

@@ -53,7 +53,10 @@ export const convertCommand: Command = {
     const { ports } = ctx;
     const started = performance.now();
     const sha256 = await createSha256(ports);
-    const dictionaries = await openChunkDictionaries(ports, args.lists.get("chunk-dict") ?? [], options, sha256);
+    const dictionaries = await openChunkDictionaries(ports, args.lists.get("chunk-dict") ?? [], options, sha256, registry);
+    for (const d of dictionaries) {
+      if (d.missingBlobs.length > 0) ctx.stderr(`strata: chunk dictionary ${d.name}: ${d.missingBlobs.length} of its blobs were not found; their chunks are not used\n`);
+    }
     const cacheDir = cacheDirOf(args, ctx);
     const cache = cacheDir === undefined ? undefined : new LayerCache(cacheDir, { files, output, sha256, dirs: ports.cacheDir, streamingSha256: () => createStreamingSha256(ports) });
     const result = await events.run((sink) =>
@@ -71,7 +74,7 @@ export const convertCommand: Command = {
           `  input   ${mib(s.inputBytes)} in layers, ${mib(s.uncompressedBytes)} of file data in ${s.files} files`,
           `  chunks  ${s.chunks} (${s.dedupedChunks} deduplicated, ${mib(s.dedupedBytes)} saved; ${s.reusedChunks} found in dictionaries or cached layers)`,
           ...(s.cachedLayers > 0 ? [`  cache   ${s.cachedLayers} converted layers reused; ${mib(s.layerBytesRead)} of layers read`] : []),
-          ...(result.dictionaryBlobs.length > 0 ? [`  dict    ${result.dictionaryBlobs.length} dictionary blobs used (${mib(result.dictionaryBlobs.reduce((n, d) => n + d.size, 0))}, copied)`] : []),
+          ...(result.dictionaryBlobs.length > 0 ? [`  dict    ${result.dictionaryBlobs.length} dictionary blobs used (${mib(result.dictionaryBlobs.reduce((n, d) => n + d.size, 0))}, now in the image too)`] : []),
           `  output  ${mib(s.outputBytes)}: ${result.blobs.length} blobs + bootstrap ${mib(result.bootstrap.size)}`,
           `  manifest ${result.manifest.digest}`,
           "",
