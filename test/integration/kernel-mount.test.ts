@@ -6,6 +6,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { nodeKernelMount } from "../../runtimes/node/kernel-mount.js";
 import { isStrataError } from "../../src/errors.js";
@@ -20,17 +21,15 @@ const umoci = which("umoci");
 const loopDevices = isRoot && spawnSync("losetup", ["--find"], { encoding: "utf8" }).status === 0;
 const erofs = readFileSync("/proc/filesystems", "utf8").includes("erofs");
 
-const skipReason = !isRoot
-  ? "not root: loop devices and mount need root"
+const kernelSkip = !isRoot
+  ? "skipped: not root, loop devices and mount need root"
   : !loopDevices
-    ? "no free loop device (losetup --find failed)"
+    ? "skipped: no free loop device (losetup --find failed)"
     : !erofs
-      ? "the kernel has no EROFS driver (/proc/filesystems)"
-      : !existsSync(appV1)
-        ? `no corpus at ${CORPUS} (../shared/corpus/build-corpus.sh)`
-        : !umoci
-          ? "umoci is not installed"
-          : undefined;
+      ? "skipped: the kernel has no EROFS driver (/proc/filesystems)"
+      : undefined;
+const corpusSkip = kernelSkip ?? (!existsSync(appV1) ? `skipped: no corpus at ${CORPUS} (../shared/corpus/build-corpus.sh)` : !umoci ? "skipped: umoci is not installed" : undefined);
+const texture = fileURLToPath(new URL("../../../shared/fixtures/nydus/tests/texture/", import.meta.url));
 
 const work = mkdtempSync(join(tmpdir(), "strata-kmount-"));
 const stateDir = join(work, "state");
@@ -70,17 +69,49 @@ function releaseAll(): void {
   for (const line of ourLoops()) spawnSync("losetup", ["-d", line.split(/\s+/)[0]!]);
 }
 
-describe.skipIf(skipReason !== undefined)(`kernel mounts (${skipReason ?? "root, loop devices, EROFS, corpus"})`, () => {
+beforeAll(() => {
+  if (kernelSkip === undefined) execFileSync(join(repo, "node_modules/.bin/tsc"), ["-p", repo], { stdio: "pipe" });
+}, 120_000);
+
+afterAll(() => {
+  if (kernelSkip === undefined) releaseAll();
+  rmSync(work, { recursive: true, force: true });
+});
+
+describe.skipIf(kernelSkip !== undefined)(`kernel mounts of a real Nydus image (${kernelSkip ?? "root, loop devices, EROFS"})`, () => {
+  test("nydus-image 2.2's RAFS v6 bootstrap and blob mount; its two files read back with their known digests", () => {
+    const mnt = freshMountpoint("mnt-nydus");
+    const boot = join(texture, "bootstrap/rafs-v6-2.2.boot");
+    try {
+      const r = strata(["mount", boot, mnt, "--blobs-dir", join(texture, "blobs"), "--cache-dir", cacheDir]);
+      expect(r.status, r.stderr).toBe(0);
+      const files = diskTree(mnt).filter((row) => row.type === "file");
+      expect(files.map((row) => row.sha256!.slice(0, 8)).sort()).toEqual(["1810eba8", "e629ab26"]);
+    } finally {
+      expect(strata(["umount", mnt]).status).toBe(0);
+    }
+    expect(ourLoops()).toEqual([]);
+  });
+
+  test("a mount that fails part-way (not an EROFS bootstrap) detaches the loop devices it attached", async () => {
+    const port = nodeKernelMount()!;
+    const bogus = join(work, "bogus.boot");
+    writeFileSync(bogus, new Uint8Array(8192).fill(7));
+    const device = join(work, "bogus.dev");
+    writeFileSync(device, new Uint8Array(4096));
+    const mnt = freshMountpoint("mnt-bogus");
+    const error = await port.mount({ bootstrap: bogus, devices: [device], mountpoint: mnt }).catch((e: unknown) => e);
+    expect(isStrataError(error, "IO") && /mount -t erofs/.test(error.message)).toBe(true);
+    expect(ourLoops()).toEqual([]);
+    expect(isMounted(mnt)).toBe(false);
+  });
+});
+
+describe.skipIf(corpusSkip !== undefined)(`kernel mounts of corpus app-v1 (${corpusSkip ?? "root, loop devices, EROFS, corpus, umoci"})`, () => {
   beforeAll(() => {
-    execFileSync(join(repo, "node_modules/.bin/tsc"), ["-p", repo], { stdio: "pipe" });
     const r = strata(["convert", `oci:${appV1}:latest`, `oci:${layout}:nydus`]);
     expect(r.status, r.stderr).toBe(0);
   }, 300_000);
-
-  afterAll(() => {
-    releaseAll();
-    rmSync(work, { recursive: true, force: true });
-  });
 
   test("mount runs the app with chroot, the tree equals umoci's unpack, umount leaves no loop device", () => {
     const before = execFileSync("losetup", ["-a"], { encoding: "utf8" });
@@ -128,20 +159,6 @@ describe.skipIf(skipReason !== undefined)(`kernel mounts (${skipReason ?? "root,
     expect(JSON.parse(again.stdout).error.code).toBe("NOT_FOUND");
     expect(ourLoops()).toEqual([]);
   }, 120_000);
-
-  test("a mount that fails part-way (not an EROFS bootstrap) detaches the loop devices it attached", async () => {
-    const port = nodeKernelMount()!;
-    const bogus = join(work, "bogus.boot");
-    writeFileSync(bogus, new Uint8Array(8192).fill(7));
-    const device = join(work, "bogus.dev");
-    writeFileSync(device, new Uint8Array(4096));
-    const mnt = freshMountpoint("mnt-bogus");
-    process.env.STRATA_MOUNT_STATE_DIR = stateDir;
-    const error = await port.mount({ bootstrap: bogus, devices: [device], mountpoint: mnt }).catch((e: unknown) => e);
-    expect(isStrataError(error, "IO") && /mount -t erofs/.test(error.message)).toBe(true);
-    expect(ourLoops()).toEqual([]);
-    expect(isMounted(mnt)).toBe(false);
-  });
 
   // The child pauses before each setup step (STRATA_MOUNT_STEP_DELAY_MS); the signal arrives
   // once the given stage is reached.
