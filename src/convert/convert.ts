@@ -202,8 +202,12 @@ export async function convert(
     for (const { header, chunks } of record.entries) {
       const inode = overlay.apply({ ...header, uname: "", gname: "", headerOffset: 0, offset: 0 }) as RafsInode | undefined;
       if (!inode || !chunks) continue;
-      inode.chunks = chunks.map((c) => ({ ...c, blobIndex: slotOf[c.blobIndex]! }));
-      for (const c of inode.chunks) if (c.blobIndex === own) store.preload(c, () => own);
+      // The record was decoded for this conversion alone: its chunks become the inode's.
+      for (const c of chunks) {
+        c.blobIndex = slotOf[c.blobIndex]!;
+        if (c.blobIndex === own) store.preload(c, () => own);
+      }
+      inode.chunks = chunks;
       files++;
     }
     return true;
