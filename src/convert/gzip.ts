@@ -48,6 +48,7 @@ const MAX_MATCH = 258;
 /** Candidates tried per position, and a match long enough to stop looking: metadata gains little beyond. */
 const MAX_CHAIN = 16;
 const NICE_MATCH = 64;
+const MAX_INSERT = 128;
 const HASH_BITS = 15;
 
 const LENGTH_BASE = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
@@ -116,7 +117,9 @@ function deflateFixed(data: Uint8Array, out: BitWriter): void {
       const d = DIST_INDEX[bestDistance]!;
       out.bits(DIST_CODE[d]!, 5);
       out.bits(bestDistance - DIST_BASE[d]!, DIST_EXTRA[d]!);
-      for (const stop = i + bestLength; i < stop; i++) insert(i);
+      // Positions inside a long match are left out of the chains, as zlib's faster levels do.
+      if (bestLength <= MAX_INSERT) for (const stop = i + bestLength; i < stop; i++) insert(i);
+      else i += bestLength;
     } else {
       out.bits(LIT_CODE[data[i]!]!, LIT_BITS[data[i]!]!);
       insert(i++);
