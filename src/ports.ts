@@ -137,7 +137,10 @@ export interface TreeReadPort {
   /** The entries of a directory, lstat'ed, in no particular order. */
   list(dir: string): Promise<{ name: string; stat: TreeStat }[]>;
   readlink(path: string): Promise<string>;
-  /** A regular file's bytes, in pieces. */
+  /**
+   * A regular file's bytes, in pieces. A piece is valid only until the next one is requested or
+   * the iteration ends: ports reuse their buffers (diff hashes thousands of files).
+   */
   read(path: string): AsyncIterable<Uint8Array>;
   /**
    * The extended attributes of every path under `root` (root included, symlinks not followed),

@@ -3,6 +3,8 @@ import { StrataError } from "../../src/errors.ts";
 import type { TreeReadPort, TreeStat } from "../../src/ports.ts";
 
 const PIECE = 1 << 20;
+/** Read buffers free for reuse: one per file being read at once, not one per file. */
+const free: Uint8Array[] = [];
 
 function treeStat(st: Deno.FileInfo): TreeStat {
   return { mode: st.mode ?? 0, uid: st.uid ?? 0, gid: st.gid ?? 0, size: st.size, rdev: st.rdev ?? 0, nlink: st.nlink ?? 1, id: `${st.dev}:${st.ino}` };
@@ -47,14 +49,15 @@ export const denoTreeRead: TreeReadPort = {
     const file = await Deno.open(path, { read: true }).catch((e) => {
       throw ioError(e, path);
     });
+    const buffer = free.pop() ?? new Uint8Array(PIECE);
     try {
       for (;;) {
-        const buffer = new Uint8Array(PIECE);
         const n = await file.read(buffer);
         if (n === null) return;
         yield buffer.subarray(0, n);
       }
     } finally {
+      free.push(buffer);
       file.close();
     }
   },

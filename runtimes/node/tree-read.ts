@@ -6,6 +6,8 @@ import { GETFATTR_ARGS, parseGetfattr } from "../../src/diff/getfattr.js";
 import type { TreeReadPort, TreeStat } from "../../src/ports.js";
 
 const PIECE = 1 << 20;
+/** Read buffers free for reuse: one per file being read at once, not one per file. */
+const free: Buffer[] = [];
 
 function treeStat(st: BigIntStats): TreeStat {
   return { mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid), size: Number(st.size), rdev: Number(st.rdev), nlink: Number(st.nlink), id: `${st.dev}:${st.ino}` };
@@ -45,13 +47,15 @@ export const nodeTreeRead: TreeReadPort = {
     const handle = await open(path, "r").catch((e) => {
       throw ioError(e, path);
     });
+    const buffer = free.pop() ?? Buffer.allocUnsafe(PIECE);
     try {
       for (;;) {
-        const { bytesRead, buffer } = await handle.read({ buffer: Buffer.allocUnsafe(PIECE) });
+        const { bytesRead } = await handle.read({ buffer });
         if (bytesRead === 0) return;
         yield new Uint8Array(buffer.buffer, buffer.byteOffset, bytesRead);
       }
     } finally {
+      free.push(buffer);
       await handle.close();
     }
   },
