@@ -208,8 +208,9 @@ export class LazyImage {
       files++;
       this.regularChunks(inode, path).forEach((chunk, i) => wanted.push({ chunk, where: { path, chunk: i } }));
     }
-    const data = await Promise.all(this.chunks(wanted));
-    return { files, chunks: data.length, bytes: data.reduce((n, d) => n + d.length, 0) };
+    // Only sizes are kept: the bytes stay in the caches (a prefetch list can exceed memory).
+    const sizes = await Promise.all(this.chunks(wanted).map((p) => p.then((d) => d.length)));
+    return { files, chunks: sizes.length, bytes: sizes.reduce((n, s) => n + s, 0) };
   }
 
   /** A snapshot of the counters. */
