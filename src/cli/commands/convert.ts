@@ -9,6 +9,9 @@ import { parseReference } from "../../oci/reference.js";
 import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 import type { DigesterName } from "../../rafs/layout.js";
 import { Exit, positionals, type Command } from "../main.js";
+import type { Subscriber } from "../../events.js";
+import type { ParsedArgs } from "../args.js";
+import type { CliContext } from "../main.js";
 import { cliEvents, eventsOption } from "./events.js";
 import { cacheDirOf } from "./cache.js";
 import { mib, needFiles } from "./shared.js";
@@ -33,7 +36,7 @@ export const convertCommand: Command = {
   },
   async run(args, ctx) {
     const [src, dst] = positionals(args, 2, "SRC DST");
-    const events = cliEvents(args, ctx);
+    const events = cliEvents(args, ctx, progressLine(args, ctx));
     ctx = events.ctx;
     const convertOptions = {
       chunkSize: args.values.has("chunk-size") ? parseSize(args.values.get("chunk-size")!) : undefined,
@@ -85,3 +88,20 @@ export const convertCommand: Command = {
   },
 };
 
+
+/** On a terminal (and not --json, not --events -): one self-rewriting line on stderr. */
+function progressLine(args: ParsedArgs, ctx: CliContext): Subscriber | undefined {
+  if (!ctx.isTTY || args.flags.has("json") || args.values.get("events") === "-") return undefined;
+  const started = performance.now();
+  const seconds = () => ((performance.now() - started) / 1000).toFixed(1);
+  return (event) => {
+    if (event.type === "progress" && event.source === "convert") {
+      const what = event.done < event.total ? `layer ${event.done + 1}/${event.total}` : "writing the bootstrap";
+      ctx.stderr(`\rconverting: ${what} · ${seconds()} s\x1b[K`);
+    } else if (event.type === "blob") {
+      ctx.stderr(`\rconverting: blob ${event.blobId.slice(0, 12)} written · ${seconds()} s\x1b[K`);
+    } else if (event.type === "end") {
+      ctx.stderr("\r\x1b[K");
+    }
+  };
+}

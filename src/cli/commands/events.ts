@@ -4,7 +4,7 @@
  * the command has finished (also when a check failed; not when it crashed). With `-` the events
  * own stdout: the command's summary or --json report goes to stderr instead.
  */
-import { EventBus, ndjsonSubscriber, type EventSink } from "../../events.js";
+import { EventBus, ndjsonSubscriber, type EventSink, type Subscriber } from "../../events.js";
 import type { OptionSpec, ParsedArgs } from "../args.js";
 import type { CliContext } from "../main.js";
 import { needFiles } from "./shared.js";
@@ -18,14 +18,21 @@ export interface CliEvents {
   run<T>(work: (events: EventSink | undefined) => Promise<T>): Promise<T>;
 }
 
-export function cliEvents(args: ParsedArgs, ctx: CliContext): CliEvents {
+/** `progress` (a terminal's progress line) sees the events too, on a drop policy: it never slows the run. */
+export function cliEvents(args: ParsedArgs, ctx: CliContext, progress?: Subscriber): CliEvents {
   const target = args.values.get("events");
-  if (target === undefined) return { ctx, run: (work) => work(undefined) };
+  if (target === undefined && !progress) return { ctx, run: (work) => work(undefined) };
   const toStdout = target === "-";
   return {
     ctx: toStdout ? { ...ctx, stdout: ctx.stderr } : ctx,
     async run(work) {
       const bus = new EventBus();
+      if (progress) bus.subscribe(progress, { policy: "drop", capacity: 64 });
+      if (target === undefined) {
+        const result = await work(bus);
+        await bus.close();
+        return result;
+      }
       const file = toStdout ? undefined : await needFiles(ctx).output.create(target);
       const encoder = new TextEncoder();
       bus.subscribe(ndjsonSubscriber(file ? (lines) => file.write(encoder.encode(lines)) : (lines) => ctx.stdout(lines)));
