@@ -166,21 +166,27 @@ export async function convert(
   /** Puts a dictionary blob into the destination: a registry mounts or skips it where it can; undefined when its bytes are not its id. */
   const placeDictBlob = async (blob: DictBlob): Promise<Descriptor | undefined> => {
     if (!dest.putBlob) return copyBlob(pieces(blob.range), blob.info.blobId);
-    const descriptor = blobDescriptor(`sha256:${blob.info.blobId}`, blob.range.size);
-    try {
-      await dest.putBlob(descriptor, () => blob.range.stream(), blob.origin);
-    } catch (e) {
-      if (isStrataError(e, "DIGEST_MISMATCH")) return undefined;
-      throw e;
-    }
-    return descriptor;
+    return putKnownBlob(blobDescriptor(`sha256:${blob.info.blobId}`, blob.range.size), () => blob.range.stream(), blob.origin);
   };
   /** Puts a cached blob into the destination: hardlinked where it can be, else copied; undefined when its bytes are not its id. */
   const placeCachedBlob = async (blob: BlobInfo): Promise<Descriptor | undefined> => {
     const digest = `sha256:${blob.blobId}`;
     const placed = dest.blobPath ? await cache!.linkBlob(blob.blobId, dest.blobPath(digest)) : "unsupported";
     if (placed === "linked") return blobDescriptor(digest, blob.compressedSize);
-    return placed === "mismatch" ? undefined : copyBlob(cache!.blobPieces(blob.blobId), blob.blobId);
+    if (placed === "mismatch") return undefined;
+    if (!dest.putBlob) return copyBlob(cache!.blobPieces(blob.blobId), blob.blobId);
+    // A registry that has the blob already is not sent it again.
+    return putKnownBlob(blobDescriptor(digest, blob.compressedSize), () => streamOf(cache!.blobPieces(blob.blobId)));
+  };
+  /** Stores a blob of known digest through the sink's putBlob; undefined when the bytes are not that digest. */
+  const putKnownBlob = async (descriptor: Descriptor, open: () => ReadableStream<Uint8Array>, mountFrom?: DictBlob["origin"]): Promise<Descriptor | undefined> => {
+    try {
+      await dest.putBlob!(descriptor, open, mountFrom);
+      return descriptor;
+    } catch (e) {
+      if (isStrataError(e, "DIGEST_MISMATCH")) return undefined;
+      throw e;
+    }
   };
   /** Applies a cached layer to the merge; false when there is none usable (the layer is read). */
   const replay = async (key: string, index: number, overlay: Overlay): Promise<boolean> => {
@@ -351,6 +357,20 @@ export async function convert(
 
 function blobDescriptor(digest: string, size: number): Descriptor {
   return { mediaType: MediaType.NYDUS_BLOB, digest, size, annotations: { [Annotation.NYDUS_BLOB]: "true" } };
+}
+
+function streamOf(source: AsyncIterable<Uint8Array>): ReadableStream<Uint8Array> {
+  const it = source[Symbol.asyncIterator]();
+  return new ReadableStream({
+    async pull(controller) {
+      const r = await it.next();
+      if (r.done) controller.close();
+      else controller.enqueue(r.value);
+    },
+    async cancel() {
+      await it.return?.();
+    },
+  });
 }
 
 async function* pieces(range: BlobRange): AsyncGenerator<Uint8Array> {

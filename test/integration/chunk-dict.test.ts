@@ -9,7 +9,10 @@ import { afterAll, describe, expect, test } from "vitest";
 import { commands } from "../../src/cli/commands/index.js";
 import { runCli } from "../../src/cli/main.js";
 import { nodeSha256 } from "../../runtimes/node/sha256.js";
+import { nodeCacheDir } from "../../runtimes/node/cache-dir.js";
+import { nodeOutput } from "../../runtimes/node/output.js";
 import { openChunkDictionaries } from "../../src/convert/chunk-dict.js";
+import { LayerCache } from "../../src/convert/layer-cache.js";
 import { convertImage } from "../../src/convert/convert-image.js";
 import { resolveOptions } from "../../src/convert/options.js";
 import { isStrataError } from "../../src/errors.js";
@@ -221,6 +224,20 @@ describe.skipIf(!hasRegistry())("a dictionary in a registry (Debian's docker-reg
     const image = await openNydus(registryPorts, `docker://${registry.host}/app/next:v1`, { kernels: ociKernels(registryPorts), registry: options });
     const report = await verifyNydusImage(image, await rafsKernels(registryPorts));
     expect(report.failures).toEqual([]);
+  }, 120_000);
+
+  test("a registry destination with the layer cache: cached blobs the registry has are not sent again", async () => {
+    registry ??= await startRegistry();
+    const options: RegistryOptions = { insecure: true, retry: { baseDelay: 5, maxDelay: 50 } };
+    const registryPorts = { ...ports, sha256: nodeSha256, fetch: (url: string, init?: RequestInit) => fetch(url, init) };
+    const src = await generated(17);
+    const cache = new LayerCache(join(work, "registry-cache"), { files, output: nodeOutput, sha256: await createSha256(registryPorts), dirs: nodeCacheDir });
+    const first = await convertImage(registryPorts, `oci:${src}`, `docker://${registry.host}/cached/app:v1`, { chunkSize: 4096, registry: options, cache });
+    const again = await convertImage(registryPorts, `oci:${src}`, `docker://${registry.host}/cached/app:v2`, { chunkSize: 4096, registry: options, cache });
+    expect(again.stats.cachedLayers).toBe(4);
+    expect(again.manifest.digest).toBe(first.manifest.digest);
+    expect(again.push?.uploaded).toBe(0);
+    expect(again.push?.skipped).toBeGreaterThanOrEqual(first.blobs.length);
   }, 120_000);
 });
 
