@@ -3,6 +3,10 @@
  * overlay merge, and every regular file it adds is chunked, hashed, deduplicated against the whole
  * image and compressed into that layer's blob (as nydusify does). The merged tree becomes one
  * bootstrap, stored as the last layer. Output goes through temporary names; the tag moves last.
+ *
+ * Reuse (docs/DEDUP.md): chunks found in chunk dictionaries are referenced where they are stored,
+ * and the dictionary blobs used join the blob table and the manifest; layers found in the layer
+ * cache are replayed into the merge from their records, unread, and their blobs reused.
  */
 import { emitTree, type EventSink } from "../events.js";
 import type { Inode } from "../fs/inode.js";
