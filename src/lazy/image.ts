@@ -267,18 +267,26 @@ export class LazyImage {
   /** Settles every pending chunk: never throws. */
   private async load(pending: Pending[]): Promise<void> {
     const missing = this.disk ? (await Promise.all(pending.map((p) => this.fromDisk(p)))).filter((p): p is Pending => p !== undefined) : pending;
-    const byBlob = new Map<number, Pending[]>();
+    const byBlob = new Map<BlobRange, Pending[]>();
     for (const p of missing) {
-      const list = byBlob.get(p.chunk.blobIndex) ?? [];
+      let blob: BlobRange;
+      try {
+        blob = this.storedIn(p);
+      } catch (e) {
+        // A chunk the bootstrap misplaces fails alone, not the chunks it would share a request with.
+        p.reject(e);
+        continue;
+      }
+      const list = byBlob.get(blob) ?? [];
       list.push(p);
-      byBlob.set(p.chunk.blobIndex, list);
+      byBlob.set(blob, list);
     }
-    const runs: Pending[][] = [];
-    for (const list of byBlob.values()) {
+    const runs: { blob: BlobRange; run: Pending[] }[] = [];
+    for (const [blob, list] of byBlob) {
       const spans = list.map((p) => ({ offset: p.chunk.compressedOffset, size: p.chunk.compressedSize, pending: p }));
-      for (const run of coalesce(spans, this.maxRequest)) runs.push(run.map((s) => s.pending));
+      for (const run of coalesce(spans, this.maxRequest)) runs.push({ blob, run: run.map((s) => s.pending) });
     }
-    await eachLimited(runs, this.concurrency, (run) => this.fetchRun(run));
+    await eachLimited(runs, this.concurrency, ({ blob, run }) => this.fetchRun(blob, run));
   }
 
   /** Settles `p` from the disk cache if it holds verified bytes for it; else returns `p`. */
@@ -301,20 +309,9 @@ export class LazyImage {
   }
 
   /** One range request for chunks lying end to end in one blob; each verified on its own. */
-  private async fetchRun(run: Pending[]): Promise<void> {
+  private async fetchRun(blob: BlobRange, run: Pending[]): Promise<void> {
     try {
       const first = run[0]!;
-      const blob = this.blobRange(first);
-      for (const p of run) {
-        const { chunk, where } = p;
-        if (chunk.compressedSize <= 0 || chunk.compressedSize > MAX_STORED_CHUNK || chunk.compressedOffset + chunk.compressedSize > blob.size) {
-          throw new StrataError("BAD_BOOTSTRAP", `${where.path}: chunk ${where.chunk} (${chunk.compressedSize} bytes at ${chunk.compressedOffset}) lies outside blob ${p.info.blobId} of ${blob.size} bytes`, {
-            ...where,
-            blobId: p.info.blobId,
-            offset: chunk.compressedOffset,
-          });
-        }
-      }
       const start = first.chunk.compressedOffset;
       const last = run[run.length - 1]!.chunk;
       const length = last.compressedOffset + last.compressedSize - start;
@@ -344,10 +341,19 @@ export class LazyImage {
     }
   }
 
-  private blobRange(p: Pending): BlobRange {
-    const range = this.image.blobs.get(p.info.blobId);
-    if (!range) throw new StrataError("NOT_FOUND", `${this.image.name}: blob ${p.info.blobId} (needed by ${p.where.path}) is not in the image`, { ...p.where, blobId: p.info.blobId });
-    return range;
+  /** The blob holding `p`'s stored bytes, once they are known to lie inside it. */
+  private storedIn(p: Pending): BlobRange {
+    const { chunk, where, info } = p;
+    const blob = this.image.blobs.get(info.blobId);
+    if (!blob) throw new StrataError("NOT_FOUND", `${this.image.name}: blob ${info.blobId} (needed by ${where.path}) is not in the image`, { ...where, blobId: info.blobId });
+    if (chunk.compressedSize <= 0 || chunk.compressedSize > MAX_STORED_CHUNK || chunk.compressedOffset + chunk.compressedSize > blob.size) {
+      throw new StrataError("BAD_BOOTSTRAP", `${where.path}: chunk ${where.chunk} (${chunk.compressedSize} bytes at ${chunk.compressedOffset}) lies outside blob ${info.blobId} of ${blob.size} bytes`, {
+        ...where,
+        blobId: info.blobId,
+        offset: chunk.compressedOffset,
+      });
+    }
+    return blob;
   }
 }
 

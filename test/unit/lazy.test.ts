@@ -217,6 +217,21 @@ describe("LazyImage reads", () => {
     expect(e2.message).toContain("/app/app.py");
   });
 
+  it("a chunk the bootstrap places outside its blob is BAD_BOOTSTRAP alone: its neighbours are fetched and read", async () => {
+    const rafs = structuredClone(image.rafs!);
+    const size = image.blobs.get(rafs.blobs[0]!.blobId)!.size;
+    rafs.root.entries!.get("data")!.entries!.get("big.bin")!.chunks![3]!.compressedOffset = size - 10;
+    const counted = countingImage({ ...image, rafs });
+    const lazy = openLazy(counted.image, { kernels });
+    const e = await rejection(lazy.read("/data/big.bin"));
+    expect(e.code).toBe("BAD_BOOTSTRAP");
+    expect(e.details).toMatchObject({ path: "/data/big.bin", chunk: 3 });
+    const big = chunksOf("/data/big.bin");
+    expect(merged(rangesOf(counted.requests))).toEqual(merged(spans([...big.slice(0, 3), ...big.slice(4)])));
+    const ok = await lazy.read("/data/big.bin", 4 * 4096, 4096);
+    expect(Buffer.from(ok).equals(Buffer.from(fixture.files.get("/data/big.bin")!.subarray(4 * 4096, 5 * 4096)))).toBe(true);
+  });
+
   it("an image whose bootstrap layer does not match the manifest's digest is refused", () => {
     const oci = image.oci!;
     expect(oci.bootstrapLayer.storedDigest).toBe(oci.bootstrapLayer.descriptor.digest);
