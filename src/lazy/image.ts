@@ -112,9 +112,9 @@ export class LazyImage {
     options: LazyOptions,
   ) {
     this.kernels = options.kernels;
-    this.maxRequest = positive(options.maxRequestBytes ?? DEFAULT_MAX_REQUEST, "maxRequestBytes");
-    this.concurrency = positive(options.concurrency ?? DEFAULT_CONCURRENCY, "concurrency");
-    this.memory = new MemoryChunkCache(options.memoryCacheBytes ?? DEFAULT_MEMORY_CACHE);
+    this.maxRequest = count(options.maxRequestBytes ?? DEFAULT_MAX_REQUEST, "maxRequestBytes", 1);
+    this.concurrency = count(options.concurrency ?? DEFAULT_CONCURRENCY, "concurrency", 1);
+    this.memory = new MemoryChunkCache(count(options.memoryCacheBytes ?? DEFAULT_MEMORY_CACHE, "memoryCacheBytes", 0));
     this.disk = options.diskCache;
   }
 
@@ -357,8 +357,8 @@ export class LazyImage {
   }
 }
 
-function positive(n: number, name: string): number {
-  if (!Number.isSafeInteger(n) || n <= 0) throw new StrataError("INVALID_ARGUMENT", `${name} must be a positive integer, not ${n}`, { [name]: n });
+function count(n: number, name: string, min: number): number {
+  if (!Number.isSafeInteger(n) || n < min) throw new StrataError("INVALID_ARGUMENT", `${name} must be an integer of at least ${min}, not ${n}`, { [name]: n });
   return n;
 }
 

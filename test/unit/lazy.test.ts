@@ -264,6 +264,8 @@ describe("LazyImage reads", () => {
     expect(() => lazy.list("/app/app.py")).toThrowError(StrataError);
     expect(await lazy.read("/app/app.py", 10_000, 5)).toEqual(new Uint8Array(0));
     expect(() => openLazy(image, { kernels, maxRequestBytes: 0 })).toThrowError(/maxRequestBytes/);
+    expect(() => openLazy(image, { kernels, memoryCacheBytes: -1 })).toThrowError(/memoryCacheBytes/);
+    expect(() => openLazy(image, { kernels, concurrency: 1.5 })).toThrowError(/concurrency/);
   });
 
   it("warm() fetches the prefetch table's files, coalesced, and later reads of them fetch nothing", async () => {
