@@ -2,8 +2,14 @@
  * The blob devices of a Nydus image as files: what `fsck.erofs --device=` and the kernel's
  * `mount -o device=` read. Each file is written under a temporary name and renamed when
  * complete, so a file present under its final name is always whole and can be reused.
+ *
+ * A device's bytes follow from its chunk records alone (each chunk is checked against its digest
+ * before it is written), so the records' fingerprint names its content: a cache keyed by it can
+ * never hand one image a device written for another whose blob merely claims the same id.
  */
 import { isStrataError, StrataError } from "../errors.js";
+import type { Hasher } from "../kernels/kernel.js";
+import { hex } from "../oci/verify.js";
 import type { FilesPort, OutputPort } from "../ports.js";
 import { blobChunks, blobDevice } from "../rafs/device.js";
 import { EROFS_BLOCK_SIZE } from "../rafs/layout.js";
@@ -18,14 +24,16 @@ export interface DeviceFile {
   size: number;
   /** Whether it holds every chunk of the blob (from its compression table) or only the bootstrap's. */
   complete: boolean;
-  /** Whether a complete file already present was used instead of writing one. */
+  /** SHA-256 (hex) of the chunk records the device was laid out from: digest, uncompressed offset and size of each. */
+  fingerprint: string;
+  /** Whether a file already present under its name was used instead of writing one. */
   reused: boolean;
 }
 
 export interface DeviceOptions {
-  /** The file name for a blob's device; `complete` is false when only this bootstrap's chunks are in it. */
-  name(blobId: string, complete: boolean): string;
-  /** Keep a present complete file of the right size instead of writing it again (a cache). */
+  /** The file name for a blob's device. */
+  name(blobId: string, fingerprint: string): string;
+  /** Keep a present file of the right size instead of writing it again (a cache whose names include the fingerprint). */
   reuse?: boolean;
   onDevice?(device: DeviceFile): void;
 }
@@ -51,12 +59,14 @@ export async function writeBlobDevices(
     const all = allChunks(blob, info);
     if (all) checkAgainstBootstrap(info, all, used.get(info.blobIndex) ?? []);
     const complete = all !== undefined;
-    const path = `${dir}/${options.name(info.blobId, complete)}`;
+    const chunks = all ?? used.get(info.blobIndex) ?? [];
+    const fingerprint = hex(fingerprintOf(chunks, kernels.hasher("sha256")));
+    const path = `${dir}/${options.name(info.blobId, fingerprint)}`;
     const size = Math.ceil(info.uncompressedSize / EROFS_BLOCK_SIZE) * EROFS_BLOCK_SIZE;
-    const present = options.reuse && complete ? await ports.files.stat(path) : undefined;
+    const present = options.reuse ? await ports.files.stat(path) : undefined;
     const reused = present?.kind === "file" && present.size === size;
-    if (!reused) await writeDevice(path, size, blobDevice(blob, info, all ?? used.get(info.blobIndex) ?? [], kernels.codec(info.compressor), kernels.hasher(info.digester)), ports.output);
-    const device = { blobId: info.blobId, path, size, complete, reused };
+    if (!reused) await writeDevice(path, size, blobDevice(blob, info, chunks, kernels.codec(info.compressor), kernels.hasher(info.digester)), ports.output);
+    const device = { blobId: info.blobId, path, size, complete, fingerprint, reused };
     options.onDevice?.(device);
     out.push(device);
   }
@@ -97,6 +107,21 @@ function checkAgainstBootstrap(info: BlobInfo, all: ChunkInfo[], used: ChunkInfo
       throw new StrataError("DIGEST_MISMATCH", `blob ${info.blobId}: chunk ${c.index} in the blob's tables differs from the bootstrap's record`, { blobId: info.blobId, chunk: c.index });
     }
   }
+}
+
+/** SHA-256 over each chunk's digest, uncompressed offset (u64) and size (u32), in offset order. */
+function fingerprintOf(chunks: readonly ChunkInfo[], sha256: Hasher): Uint8Array {
+  const unique = new Map(chunks.map((c) => [c.uncompressedOffset, c]));
+  const record = new Uint8Array(32 + 12);
+  const view = new DataView(record.buffer);
+  sha256.init();
+  for (const c of [...unique.values()].sort((a, b) => a.uncompressedOffset - b.uncompressedOffset)) {
+    record.fill(0).set(c.digest.subarray(0, 32));
+    view.setBigUint64(32, BigInt(c.uncompressedOffset), true);
+    view.setUint32(40, c.uncompressedSize, true);
+    sha256.update(record);
+  }
+  return sha256.final();
 }
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {

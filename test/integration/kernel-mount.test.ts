@@ -3,13 +3,15 @@
 // tree compared with umoci's unpack of the original, and no loop device, mount or state file left
 // behind: after umount, after a failed mount, and after a mount interrupted part-way.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { nodeKernelMount } from "../../runtimes/node/kernel-mount.js";
 import { isStrataError } from "../../src/errors.js";
+import { convertRandom } from "../helpers/convert-random.js";
+import { renameBlobId } from "../helpers/nydus-image.js";
 import { diskTree } from "../helpers/validate.js";
 
 const repo = new URL("../..", import.meta.url).pathname;
@@ -60,6 +62,13 @@ function freshMountpoint(name: string): string {
   return dir;
 }
 
+/** The tree fsck.erofs extracts from a bootstrap and its blob devices, as diskTree rows. */
+function fsckTree(boot: string, devices: string[]) {
+  const out = join(work, `fsck-${Math.random().toString(36).slice(2)}`);
+  execFileSync("fsck.erofs", [...devices.map((d) => `--device=${d}`), `--extract=${out}`, "--preserve", boot], { stdio: "pipe" });
+  return diskTree(out);
+}
+
 /** Last-resort cleanup: whatever a failing test left mounted or attached under `work`. */
 function releaseAll(): void {
   for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
@@ -91,6 +100,43 @@ describe.skipIf(kernelSkip !== undefined)(`kernel mounts of a real Nydus image (
       expect(strata(["umount", mnt]).status).toBe(0);
     }
     expect(ourLoops()).toEqual([]);
+  });
+
+  test("a blob that claims a cached blob's id gets its own device: the cache is keyed by the chunk records", async () => {
+    const fixtureId = "be7d77eeb719f70884758d1aa800ed0fb09d701aaec469964e9d54325f0d5fef";
+    const layoutDir = join(work, "forged-layout");
+    await convertRandom(layoutDir, { seed: 7, singleBlob: true });
+    const exported = join(work, "forged-export");
+    const e = strata(["export-blob-device", `oci:${layoutDir}:latest`, exported, "--bootstrap", "--json"]);
+    expect(e.status, e.stderr).toBe(0);
+    const [{ blobId }] = JSON.parse(e.stdout).devices as { blobId: string }[];
+    const blobs = join(work, "forged-blobs");
+    mkdirSync(blobs);
+    copyFileSync(join(layoutDir, "blobs/sha256", blobId!), join(blobs, fixtureId));
+    const forged = join(work, "forged.boot");
+    writeFileSync(forged, renameBlobId(readFileSync(join(exported, "image.boot")), blobId!, fixtureId));
+
+    const mounts: { devices: { blobId: string; path: string; reused: boolean }[] }[] = [];
+    for (const [boot, dir] of [
+      [join(texture, "bootstrap/rafs-v6-2.2.boot"), join(texture, "blobs")],
+      [forged, blobs],
+    ] as const) {
+      const mnt = freshMountpoint(`mnt-claim-${mounts.length}`);
+      try {
+        const r = strata(["mount", boot, mnt, "--blobs-dir", dir, "--cache-dir", cacheDir, "--json"]);
+        expect(r.status, r.stderr).toBe(0);
+        mounts.push(JSON.parse(r.stdout));
+        // fsck.erofs --extract does not restore setuid/setgid: permission bits only.
+        const rows = (tree: ReturnType<typeof diskTree>) => tree.map((row) => ({ ...row, mode: row.mode & 0o777 }));
+        if (boot === forged) expect(rows(diskTree(mnt))).toEqual(rows(fsckTree(join(exported, "image.boot"), [join(exported, blobId!)])));
+      } finally {
+        expect(strata(["umount", mnt]).status).toBe(0);
+      }
+    }
+    const [fixture, claimed] = mounts.map((m) => m.devices[0]!);
+    expect(claimed!.blobId).toBe(fixture!.blobId);
+    expect(claimed!.path).not.toBe(fixture!.path);
+    expect(claimed!.reused).toBe(false);
   });
 
   test("a mount that fails part-way (not an EROFS bootstrap) detaches the loop devices it attached", async () => {

@@ -30,7 +30,7 @@ export const exportBlobDeviceCommand: Command = {
       await boot.write(image.bootstrap);
       await boot.commit();
     }
-    if (args.flags.has("json")) ctx.stdout(JSON.stringify({ image: src, devices: devices.map(({ blobId, path, size, complete }) => ({ blobId, path, size, complete })) }) + "\n");
+    if (args.flags.has("json")) ctx.stdout(JSON.stringify({ image: src, devices: devices.map(({ blobId, path, size, complete, fingerprint }) => ({ blobId, path, size, complete, fingerprint })) }) + "\n");
     else for (const d of devices) ctx.stdout(`${d.path}  ${mib(d.size)}${d.complete ? "" : "  (only the bootstrap's chunks: the blob has no chunk table)"}\n`);
     return Exit.OK;
   },

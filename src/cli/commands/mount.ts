@@ -39,8 +39,9 @@ async function mountBlockDevices(args: ParsedArgs, ctx: CliContext): Promise<num
   const image = await openNydus(ctx.ports, src!, { kernels: ociKernels(ctx.ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir"), registry: await registryOptions(args, ctx) });
   if (requireRafs(image).version !== 6) throw new StrataError("UNSUPPORTED", `${src}: the kernel mounts RAFS v6 (EROFS) bootstraps only, this one is RAFS v5`);
   const bootDigest = hex((createNativeSha256(ctx.ports) ?? (await createSha256(ctx.ports))).digest(image.bootstrap));
-  // A device holding only this bootstrap's chunks (a blob without chunk table) is not shared.
-  const name = (blobId: string, complete: boolean) => (complete ? `${blobId}.dev` : `${blobId}.${bootDigest.slice(0, 16)}.dev`);
+  // Named by blob id and the fingerprint of the chunk records the device holds: shared by every
+  // image whose bootstrap describes the blob's chunks the same way, never by others.
+  const name = (blobId: string, fingerprint: string) => `${blobId}.${fingerprint}.dev`;
   const devices = await writeBlobDevices(image, cacheDir, files, await rafsKernels(ctx.ports), { name, reuse: true });
   const bootstrap = await writeBootstrap(image, `${cacheDir}/${bootDigest}.boot`, files);
   const made = await kernel.mount({ bootstrap, devices: devices.map((d) => d.path), mountpoint: mountpoint! });
