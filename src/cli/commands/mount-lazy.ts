@@ -57,7 +57,8 @@ export async function mountLazy(args: ParsedArgs, ctx: CliContext): Promise<numb
   }
   await served.closed;
   // What the mount cost: benches and users read it from the server's stderr.
-  ctx.stderr(`strata: unmounted ${mountpoint}; ${JSON.stringify({ stats: lazy.stats() })}\n`);
+  const bootstrapLayerBytes = image.oci?.layerSizes.get(image.oci.bootstrapLayer.index);
+  ctx.stderr(`strata: unmounted ${mountpoint}; ${JSON.stringify({ stats: lazy.stats(), bootstrapLayerBytes })}\n`);
   return Exit.OK;
 }
 
