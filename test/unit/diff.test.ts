@@ -255,6 +255,9 @@ describe("strata diff against an unpacked image", () => {
     expect((await run("diff", dir, `oci:${layout}`, "--events", file)).code).toBe(1);
     expect(readFileSync(file, "utf8")).toBe(streamed.stdout);
     expect((await run("diff", join(work, "no-such-dir"), `oci:${layout}`)).code).toBe(3);
+    const unwritable = await run("diff", dir, `oci:${layout}`, "--events", join(work, "no-such-dir", "events.ndjson"));
+    expect(unwritable.code).toBe(3);
+    expect(unwritable.stderr).toContain("cannot write events to");
     expect((await run("diff", dir)).code).toBe(2);
   });
 });

@@ -4,7 +4,9 @@
  * the command has finished (also when a check failed; not when it crashed). With `-` the events
  * own stdout: the command's summary or --json report goes to stderr instead.
  */
+import { isStrataError, StrataError } from "../../errors.js";
 import { EventBus, ndjsonSubscriber, type EventSink, type Subscriber } from "../../events.js";
+import type { PendingFile } from "../../ports.js";
 import type { OptionSpec, ParsedArgs } from "../args.js";
 import type { CliContext } from "../main.js";
 import { needFiles } from "./shared.js";
@@ -33,7 +35,7 @@ export function cliEvents(args: ParsedArgs, ctx: CliContext, progress?: Subscrib
         await bus.close();
         return result;
       }
-      const file = toStdout ? undefined : await needFiles(ctx).output.create(target);
+      const file = toStdout ? undefined : await createEventsFile(ctx, target);
       const encoder = new TextEncoder();
       bus.subscribe(ndjsonSubscriber(file ? (lines) => file.write(encoder.encode(lines)) : (lines) => ctx.stdout(lines)));
       try {
@@ -47,4 +49,13 @@ export function cliEvents(args: ParsedArgs, ctx: CliContext, progress?: Subscrib
       }
     },
   };
+}
+
+async function createEventsFile(ctx: CliContext, path: string): Promise<PendingFile> {
+  try {
+    return await needFiles(ctx).output.create(path);
+  } catch (e) {
+    if (isStrataError(e)) throw e;
+    throw new StrataError("IO", `cannot write events to ${path}: ${(e as Error).message}`, { path });
+  }
 }
