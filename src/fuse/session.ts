@@ -53,7 +53,7 @@ export interface SessionOptions {
 }
 
 export interface FuseSession {
-  /** The reply to one request, or undefined for those that get none (FORGET, INTERRUPT). */
+  /** The reply to one request, or undefined for those that get none (FORGET, INTERRUPT); never rejects. */
   handle(request: Uint8Array): Promise<Uint8Array | undefined>;
   /** How large each device read buffer must be: the largest request plus its header. */
   readonly bufferSize: number;
@@ -245,10 +245,22 @@ export function fuseSession(fs: ReadOnlyFs, options: SessionOptions = {}): FuseS
       return destroyed;
     },
     async handle(bytes) {
-      const { header, body } = decodeRequest(bytes);
+      let request: ReturnType<typeof decodeRequest>;
+      try {
+        request = decodeRequest(bytes);
+      } catch (e) {
+        // Still answer when the header's `unique` is there: an unanswered request blocks its caller.
+        options.onError?.(e, { opcode: bytes.length >= 8 ? new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true) : -1, nodeid: 0 });
+        return bytes.length >= 16 ? encodeError(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(8, true), Errno.EIO) : undefined;
+      }
+      const { header, body } = request;
       if (header.opcode === Opcode.FORGET || header.opcode === Opcode.INTERRUPT) return undefined;
       if (header.opcode === Opcode.BATCH_FORGET) {
-        decodeBatchForget(body);
+        try {
+          decodeBatchForget(body);
+        } catch (e) {
+          options.onError?.(e, { opcode: header.opcode, nodeid: header.nodeid });
+        }
         return undefined;
       }
       if (!initialized && header.opcode !== Opcode.INIT) return encodeError(header.unique, Errno.EIO);
