@@ -14,7 +14,7 @@ import type { FilesPort, OutputPort } from "../ports.js";
 import { blobChunks, blobDevice } from "../rafs/device.js";
 import { EROFS_BLOCK_SIZE } from "../rafs/layout.js";
 import type { RafsKernels } from "../rafs/read.js";
-import type { BlobInfo, ChunkInfo, RafsInode } from "../rafs/types.js";
+import type { BlobInfo, ChunkInfo, RafsImage, RafsInode } from "../rafs/types.js";
 import { blobSet, requireRafs, type NydusImage } from "./image.js";
 
 export interface DeviceFile {
@@ -49,7 +49,7 @@ export async function writeBlobDevices(
   kernels: RafsKernels,
   options: DeviceOptions,
 ): Promise<DeviceFile[]> {
-  const rafs = requireRafs(image);
+  const rafs = requireSoundRafs(image);
   const blobs = blobSet(image, kernels);
   const used = chunksByBlob(rafs.root);
   await ports.output.mkdir(dir);
@@ -71,6 +71,17 @@ export async function writeBlobDevices(
     out.push(device);
   }
   return out;
+}
+
+/**
+ * The decoded bootstrap, refused (BAD_BOOTSTRAP, naming its first problem) unless it has no
+ * problem at all: the kernel is about to read it, and a lenient decoding is for reports only.
+ */
+export function requireSoundRafs(image: NydusImage): RafsImage {
+  const rafs = requireRafs(image);
+  const first = image.bootstrapProblems[0];
+  if (first) throw new StrataError("BAD_BOOTSTRAP", `${image.name}: the bootstrap is damaged: ${first.message}`, { problems: image.bootstrapProblems.length });
+  return rafs;
 }
 
 async function writeDevice(path: string, size: number, pieces: AsyncIterable<Uint8Array>, output: OutputPort): Promise<void> {

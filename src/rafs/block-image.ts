@@ -53,12 +53,15 @@ export function planBlockImage(bootstrap: Uint8Array, image: RafsImage): BlockIm
 
   const metaBase = view.getUint32(SB + 40, true) * EROFS_BLOCK_SIZE;
   for (const file of files) {
-    const at = chunkIndexStart(view, metaBase + file.nid! * V6.INODE_SLOT_SIZE);
+    const inode = metaBase + file.nid! * V6.INODE_SLOT_SIZE;
+    if (inode + V6.INODE_EXTENDED_SIZE > metadata.length) throw new StrataError("BAD_BOOTSTRAP", `nid ${file.nid} lies past the bootstrap`, { nid: file.nid, offset: inode });
+    const at = chunkIndexStart(view, inode);
     file.chunks!.forEach((c, i) => {
       const entry = at + i * V6.CHUNK_ADDR_SIZE;
       if (entry + V6.CHUNK_ADDR_SIZE > metadata.length) throw new StrataError("BAD_BOOTSTRAP", `chunk index ${i} of nid ${file.nid} lies past the bootstrap`, { nid: file.nid, offset: entry });
       const base = baseBlock.get(c.blobIndex);
       if (base === undefined) throw new StrataError("BAD_BOOTSTRAP", `nid ${file.nid} chunk ${i} names blob ${c.blobIndex}, not in the blob table`, { nid: file.nid });
+      if (c.uncompressedOffset % EROFS_BLOCK_SIZE !== 0) throw new StrataError("BAD_BOOTSTRAP", `nid ${file.nid} chunk ${i} is not 4 KiB aligned in its blob`, { nid: file.nid, offset: entry });
       view.setUint16(entry, 0, true); // advise
       view.setUint16(entry + 2, 0, true); // device_id: the image itself
       view.setUint32(entry + 4, base + c.uncompressedOffset / EROFS_BLOCK_SIZE, true);

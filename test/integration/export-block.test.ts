@@ -5,7 +5,7 @@
 // -o loop,ro, its tree equals umoci's unpack of the corpus image).
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, writeSync, closeSync, mkdirSync, truncateSync } from "node:fs";
+import { closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -123,7 +123,7 @@ describe.skipIf(!hasErofsUtils)("block images read by fsck.erofs (needs erofs-ut
     expect(expected.filter((row) => row.type === "file").map((row) => row.sha256!.slice(0, 8)).sort()).toEqual(["1810eba8", "e629ab26"]);
   });
 
-  test("exports are reproducible; RAFS v5 bootstraps and bad salts are refused", async () => {
+  test("exports are reproducible; RAFS v5 bootstraps, damaged bootstraps and bad salts are refused", async () => {
     const layout = fresh("layout");
     await convertRandom(layout, { seed: 5 });
     const a = await exportBlock(`oci:${layout}:latest`, "--verity");
@@ -134,6 +134,16 @@ describe.skipIf(!hasErofsUtils)("block images read by fsck.erofs (needs erofs-ut
     const v5 = await strata("export", "--block", join(texture, "repeatable/sha256-nocompress-repeatable"), fresh("v5"), "--blobs-dir", join(texture, "repeatable/blobs"), "--json");
     expect(v5.code).toBe(3);
     expect(JSON.parse(v5.out).error.code).toBe("UNSUPPORTED");
+    // A damaged bootstrap (its superblock claims no inodes) is refused, not exported.
+    const devices = fresh("devices");
+    expect((await strata("export-blob-device", `oci:${layout}:latest`, devices, "--bootstrap")).code).toBe(0);
+    const damaged = readFileSync(join(devices, "image.boot"));
+    damaged.fill(0, 1024 + 16, 1024 + 24);
+    const damagedPath = fresh("damaged.boot");
+    writeFileSync(damagedPath, damaged);
+    const refused = await strata("export", "--block", damagedPath, fresh("y"), "--blobs-dir", join(layout, "blobs/sha256"), "--json");
+    expect(refused.code).toBe(3);
+    expect(JSON.parse(refused.out).error).toMatchObject({ code: "BAD_BOOTSTRAP", message: expect.stringMatching(/inode count is 0/) });
     const salt = await strata("export", "--block", `oci:${layout}:latest`, fresh("x"), "--verity", "--salt", "xyz");
     expect(salt.code).toBe(2);
     expect(salt.err).toMatch(/salt must be hex/);

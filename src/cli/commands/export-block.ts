@@ -7,7 +7,8 @@
 import { isStrataError } from "../../errors.js";
 import { rafsKernels } from "../../kernels/index.js";
 import { createNativeSha256, createSha256 } from "../../kernels/sha256.js";
-import { blobSet, openNydus, requireRafs } from "../../nydus/image.js";
+import { requireSoundRafs } from "../../nydus/devices.js";
+import { blobSet, openNydus } from "../../nydus/image.js";
 import { ociKernels } from "../../oci/kernels.js";
 import { hex } from "../../oci/verify.js";
 import { blockImage, planBlockImage } from "../../rafs/block-image.js";
@@ -48,7 +49,7 @@ export const exportBlockCommand: Command = {
     const { ports } = ctx;
     const started = performance.now();
     const image = await openNydus(ports, src!, { kernels: ociKernels(ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir"), registry: await registryOptions(args, ctx) });
-    const plan = planBlockImage(image.bootstrap, requireRafs(image));
+    const plan = planBlockImage(image.bootstrap, requireSoundRafs(image));
     const sha256 = createNativeSha256(ports) ?? (await createSha256(ports));
     const tree = verity ? new VerityBuilder(sha256, salt === undefined ? sha256.digest(image.bootstrap) : parseSalt(salt)) : undefined;
     const kernels = await rafsKernels(ports);

@@ -6,8 +6,8 @@
 import { StrataError } from "../../errors.js";
 import { rafsKernels } from "../../kernels/index.js";
 import { createNativeSha256, createSha256 } from "../../kernels/sha256.js";
-import { writeBlobDevices } from "../../nydus/devices.js";
-import { openNydus, requireRafs, type NydusImage } from "../../nydus/image.js";
+import { requireSoundRafs, writeBlobDevices } from "../../nydus/devices.js";
+import { openNydus, type NydusImage } from "../../nydus/image.js";
 import { ociKernels } from "../../oci/kernels.js";
 import { hex } from "../../oci/verify.js";
 import type { ParsedArgs } from "../args.js";
@@ -37,7 +37,7 @@ async function mountBlockDevices(args: ParsedArgs, ctx: CliContext): Promise<num
   const files = needFiles(ctx);
   const cacheDir = args.values.get("cache-dir") ?? defaultCacheDir(ctx);
   const image = await openNydus(ctx.ports, src!, { kernels: ociKernels(ctx.ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir"), registry: await registryOptions(args, ctx) });
-  if (requireRafs(image).version !== 6) throw new StrataError("UNSUPPORTED", `${src}: the kernel mounts RAFS v6 (EROFS) bootstraps only, this one is RAFS v5`);
+  if (requireSoundRafs(image).version !== 6) throw new StrataError("UNSUPPORTED", `${src}: the kernel mounts RAFS v6 (EROFS) bootstraps only, this one is RAFS v5`);
   const bootDigest = hex((createNativeSha256(ctx.ports) ?? (await createSha256(ctx.ports))).digest(image.bootstrap));
   // Named by blob id and the fingerprint of the chunk records the device holds: shared by every
   // image whose bootstrap describes the blob's chunks the same way, never by others.
