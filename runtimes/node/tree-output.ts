@@ -6,7 +6,7 @@
 // Node has no xattr API: xattrs are restored in one `setfattr -h --restore` run (Debian's attr).
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { constants } from "node:fs";
+import { constants, lstatSync } from "node:fs";
 import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, rename, rm, symlink, writeFile as writeWhole } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
@@ -68,7 +68,7 @@ class NodeTree implements TreeOutput {
     }
     const parent = path.slice(0, -1).join("/");
     if (!this.dirs.has(parent)) throw new StrataError("UNSAFE_PATH", `${showPath(path)}: its parent is not a directory this unpack created`, { path: showPath(path) });
-    await this.checkAncestors(path);
+    this.checkAncestors(path);
     return { abs: join(this.temp, ...path), key: path.join("/") };
   }
 
@@ -76,14 +76,18 @@ class NodeTree implements TreeOutput {
   private async existing(path: TreePath): Promise<string> {
     const key = path.join("/");
     if (!this.dirs.has(key) && !this.nodes.has(key)) throw new StrataError("UNSAFE_PATH", `${showPath(path)} was not created by this unpack`, { path: showPath(path) });
-    await this.checkAncestors(path);
+    this.checkAncestors(path);
     return path.length ? join(this.temp, ...path) : this.temp;
   }
 
-  /** Every directory above `path` must still be a directory (lstat: symlinks are refused, not followed). */
-  private async checkAncestors(path: TreePath): Promise<void> {
+  /**
+   * Every directory above `path` must still be a directory (lstat: symlinks are refused, not
+   * followed). Synchronous: these lstats hit cached dentries, and a thread-pool round trip each
+   * would cost more than the call.
+   */
+  private checkAncestors(path: TreePath): void {
     for (let depth = 1; depth < path.length; depth++) {
-      const st = await lstat(join(this.temp, ...path.slice(0, depth))).catch(() => undefined);
+      const st = lstatSync(join(this.temp, ...path.slice(0, depth)), { throwIfNoEntry: false });
       if (!st?.isDirectory()) throw new StrataError("UNSAFE_PATH", `${showPath(path)}: ${showPath(path.slice(0, depth))} is no longer a directory`, { path: showPath(path) });
     }
   }
