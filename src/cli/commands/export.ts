@@ -19,8 +19,8 @@ import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 const GZIP_MODES: readonly GzipMode[] = ["native", "stored"];
 
 export const exportCommand: Command = {
-  summary: "export a Nydus image as an OCI v1 image with one flattened tar+gzip layer",
-  usage: "IMAGE DST   (IMAGE: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, docker://HOST/REPO[:TAG|@DIGEST], or a bare bootstrap file; DST: oci:DIR[:TAG])",
+  summary: "export a Nydus image as an OCI v1 image with one flattened tar+gzip layer, or (--block) as one EROFS disk image",
+  usage: "IMAGE DST | --block IMAGE FILE [--verity]   (IMAGE: oci:DIR[:TAG], oci-archive:FILE, docker-archive:FILE, docker://HOST/REPO[:TAG|@DIGEST], or a bare bootstrap file; DST: oci:DIR[:TAG])",
   options: {
     gzip: { kind: "string", describe: "native (CompressionStream: smaller, bytes vary by runtime) | stored (identical everywhere); default native" },
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
