@@ -292,7 +292,7 @@ describe("conversion and verify events", () => {
     expect(events.filter((e) => e.type === "chunk")).toEqual([]);
   });
 
-  it("CLI: --events FILE on convert, --events - on verify keeps stdout to NDJSON (the report goes to stderr)", async () => {
+  it("CLI: --events FILE on convert and unpack, --events - on verify keeps stdout to NDJSON (the report goes to stderr)", async () => {
     const run = async (...argv: string[]) => {
       let stdout = "";
       let stderr = "";
@@ -315,6 +315,14 @@ describe("conversion and verify events", () => {
     expect(verifyEvents.every((e) => typeof e.type === "string")).toBe(true);
     expect(verifyEvents.filter((e) => e.type === "chunk")).toHaveLength(JSON.parse(verified.stderr).counts.chunks);
     expect(JSON.parse(verified.stderr).ok).toBe(true);
+
+    const unpackFile = join(work, "unpack.ndjson");
+    const unpacked = await run("unpack", `oci:${join(work, "cli-out")}:latest`, join(work, "cli-unpacked"), "--events", unpackFile, "--json");
+    expect(unpacked.code, unpacked.stderr).toBe(0);
+    const unpackEvents = readFileSync(unpackFile, "utf8").trimEnd().split("\n").map((l) => JSON.parse(l) as StrataEvent);
+    const summary = JSON.parse(unpacked.stdout);
+    expect(unpackEvents.filter((e) => e.type === "file" && e.source === "unpack").length).toBeGreaterThanOrEqual(summary.files);
+    expect(unpackEvents.at(-1)).toEqual({ type: "end", dropped: 0 });
   });
 
   it("verify: events list the failures of the report, in order, on a corrupted image", async () => {

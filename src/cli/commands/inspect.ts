@@ -5,10 +5,8 @@ import { inspectImage, type InspectEntry } from "../../oci/inspect.js";
 import { openImage } from "../../oci/open.js";
 import { openNydus } from "../../nydus/image.js";
 import { inspectNydusImage, type NydusInspection } from "../../nydus/inspect.js";
-import { Annotation } from "../../rafs/layout.js";
-import type { RegistryOptions } from "../../registry/client.js";
-import { Exit, type CliContext, type Command } from "../main.js";
-import { mib } from "./shared.js";
+import { Exit, type Command } from "../main.js";
+import { isNydusSource, mib } from "./shared.js";
 import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 
 export const inspectCommand: Command = {
@@ -28,7 +26,7 @@ export const inspectCommand: Command = {
     const kernels = ociKernels(ports);
     const platform = args.values.get("platform");
     const registry = await registryOptions(args, ctx);
-    if (await isNydus(ctx, src, platform, registry)) {
+    if (await isNydusSource(ctx, src, platform, registry)) {
       const image = await openNydus(ports, src, { kernels, platform, blobsDir: args.values.get("blobs-dir"), registry });
       const report = inspectNydusImage(image, { path, chunks: !args.flags.has("no-chunks") });
       if (args.flags.has("json")) ctx.stdout(JSON.stringify(report) + "\n");
@@ -48,15 +46,6 @@ export const inspectCommand: Command = {
     return Exit.OK;
   },
 };
-
-/** Whether SRC names a Nydus image: a bare bootstrap file, or a manifest whose last layer is a Nydus bootstrap. */
-async function isNydus(ctx: CliContext, src: string, platform: string | undefined, registry: RegistryOptions): Promise<boolean> {
-  if (!/^(oci|oci-archive|docker-archive|docker):/.test(src)) return true;
-  const image = await openImage(ctx.ports, src, { kernels: ociKernels(ctx.ports), platform, registry }).catch(() => undefined);
-  if (!image) return src.startsWith("oci:"); // a merged-platform index: openNydus picks the Nydus manifest
-  const last = (await image.manifest()).layers.at(-1);
-  return last?.annotations?.[Annotation.NYDUS_BOOTSTRAP] === "true";
-}
 
 function treeLine(r: InspectEntry): string {
   const mode = r.mode.toString(8).padStart(4, "0");

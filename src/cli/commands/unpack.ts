@@ -8,6 +8,7 @@ import { nydusSource, ociSource } from "../../unpack/sources.js";
 import { unpack } from "../../unpack/unpack.js";
 import { Exit, positionals, type Command } from "../main.js";
 import { CHECK_FAILURES, isNydusSource, mib, reportFailure } from "./shared.js";
+import { cliEvents, eventsOption } from "./events.js";
 import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 
 export const unpackCommand: Command = {
@@ -17,11 +18,14 @@ export const unpackCommand: Command = {
     force: { kind: "flag", describe: "replace DIR even when it is not empty" },
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index" },
     "blobs-dir": { kind: "string", describe: "for a bare bootstrap: the directory holding its blobs" },
+    events: eventsOption,
     json: { kind: "flag", describe: "print the summary as JSON" },
     ...REGISTRY_OPTIONS,
   },
   async run(args, ctx) {
     const [src, dir] = positionals(args, 2, "IMAGE DIR");
+    const events = cliEvents(args, ctx);
+    ctx = events.ctx;
     const { ports } = ctx;
     const output = ports.treeOutput;
     if (!output) throw new StrataError("UNSUPPORTED", "this runtime cannot write directory trees");
@@ -35,7 +39,7 @@ export const unpackCommand: Command = {
       const source = nydus
         ? nydusSource(await openNydus(ports, src!, { kernels, platform, blobsDir: args.values.get("blobs-dir"), registry }), await rafsKernels(ports))
         : await ociSource(await openImage(ports, src!, { kernels, platform, registry }));
-      const result = await unpack(source, output, dir!, { replace: args.flags.has("force") });
+      const result = await events.run((sink) => unpack(source, output, dir!, { replace: args.flags.has("force"), events: sink }));
       const seconds = (performance.now() - started) / 1000;
       if (json) ctx.stdout(JSON.stringify({ image: src, format: nydus ? "nydus" : "oci", ...result, seconds }) + "\n");
       else {
