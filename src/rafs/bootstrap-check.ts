@@ -113,6 +113,12 @@ export class Bytes {
     return hi >= 0x20_0000 ? Infinity : hi * 0x1_0000_0000 + lo;
   }
 
+  /** i64 as a number (times before 1970 are negative), clamped to the safe integer range. */
+  i64(offset: number): number {
+    const v = this.view.getBigInt64(offset, true);
+    return Number(v > BigInt(Number.MAX_SAFE_INTEGER) ? BigInt(Number.MAX_SAFE_INTEGER) : v < BigInt(Number.MIN_SAFE_INTEGER) ? BigInt(Number.MIN_SAFE_INTEGER) : v);
+  }
+
   slice(offset: number, size: number): Uint8Array {
     return this.data.subarray(offset, offset + size);
   }

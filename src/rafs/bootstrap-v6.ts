@@ -335,7 +335,8 @@ class TreeWalker {
           ino: b.u32(offset + 20),
           uid: b.u32(offset + 24),
           gid: b.u32(offset + 28),
-          mtime: b.u64(offset + 32),
+          // EROFS stores i_mtime as a 64-bit two's complement time_t (the kernel reads it signed).
+          mtime: b.i64(offset + 32),
           mtimeNsec: b.u32(offset + 40),
           rdev: 0,
           xattrs: new Map(),

@@ -361,7 +361,7 @@ function writeInode(out: Uint8Array, view: DataView, metaBase: number, n: Node, 
     view.setUint32(at + 20, ino, true);
     view.setUint32(at + 24, inode.uid >>> 0, true);
     view.setUint32(at + 28, inode.gid >>> 0, true);
-    view.setBigUint64(at + 32, BigInt(Math.max(0, inode.mtime)), true);
+    view.setBigInt64(at + 32, BigInt(inode.mtime), true);
     view.setUint32(at + 40, inode.mtimeNsec >>> 0, true);
     view.setUint32(at + 44, n.nlink, true);
   } else {

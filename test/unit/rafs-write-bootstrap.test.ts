@@ -178,6 +178,7 @@ function edgeTree(chunkSize: number): Tree {
   t.add("/hard/b", shared);
   t.add("/other/c", shared);
   t.add("/!bang", node(S_IFREG | 0o644), bytes(6, 10));
+  t.add("/before-1970", node(S_IFREG | 0o644, { mtime: -86_400, mtimeNsec: 5 }), bytes(7, 5)); // i_mtime is a signed time_t
   t.add("/-dash", node(S_IFREG | 0o644), bytes(7, 10));
   t.add("/+plus", node(S_IFDIR | 0o711, { entries: new Map() }));
   t.add("/ünïcödé-日本語", node(S_IFREG | 0o644), bytes(8, 20));
