@@ -178,6 +178,9 @@ function collect(root: RafsInode): { nodes: Node[]; byInode: Map<RafsInode, Node
     if (depth > 4096) throw new StrataError("INVALID_ARGUMENT", `tree deeper than 4096 at ${path}`, { path });
     const kind = kindOf(inode.mode);
     if (!kind) throw new StrataError("INVALID_ARGUMENT", `${path} has mode 0o${inode.mode.toString(8)} with no file type`, { path });
+    if ((kind === "dir") !== (inode.entries !== undefined)) {
+      throw new StrataError("INVALID_ARGUMENT", `${path} is a ${kind} ${inode.entries ? "with" : "without"} directory entries`, { path });
+    }
     const node: Node = { inode, kind, path, parent, nlink: 1, extended: false, xattrs: new Uint8Array(0), layout: V6.LAYOUT_FLAT_PLAIN, offset: 0, dataBlock: 0 };
     seen.set(inode, node);
     nodes.push(node);

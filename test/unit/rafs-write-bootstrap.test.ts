@@ -347,6 +347,8 @@ describe("bad trees are typed errors", () => {
     expect(code(withFile(node(S_IFREG | 0o644, { xattrs: new Map([["nfs4.acl", new Uint8Array(1)]]) })))).toBe("UNSUPPORTED");
     expect(code(withFile(node(0o644)))).toBe("INVALID_ARGUMENT");
     expect(code(withFile(node(S_IFLNK | 0o777, { target: "" })))).toBe("INVALID_ARGUMENT");
+    expect(code(withFile(node(S_IFLNK | 0o777, { target: "t", entries: new Map([["x", node(S_IFREG | 0o644)]]) })))).toBe("INVALID_ARGUMENT");
+    expect(code(withFile(node(S_IFDIR | 0o755)))).toBe("INVALID_ARGUMENT");
     expect(code({ ...base(), root: node(S_IFDIR | 0o755, { entries: new Map([["x".repeat(256), node(S_IFREG | 0o644)]]) }) })).toBe("INVALID_ARGUMENT");
     expect(code({ ...base(), prefetch: ["/missing"] })).toBe("NOT_FOUND");
     const many = Array.from({ length: 256 }, (_, i) => ({ ...blob, blobIndex: i }));
