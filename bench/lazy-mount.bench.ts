@@ -52,12 +52,13 @@ export default async function lazyMountBench(): Promise<BenchCase[]> {
       await strata(["convert", `oci:${SOURCE}:latest`, `docker://${registry.host}/corpus/app:nydus`, "--insecure"]);
       await strata(["copy", `oci:${SOURCE}:latest`, `docker://${registry.host}/corpus/app:oci`, "--insecure"]);
       const proxy = await startFaultProxy({ target: registry.host, bytesPerSecond: BYTES_PER_SECOND });
+      // The registry and proxy live as long as the bench process; stop() signals the registry at once.
       process.on("exit", () => {
         forceUnmount(mnt);
+        void proxy.close();
+        void registry.stop();
         rmSync(work, { recursive: true, force: true });
       });
-      // The registry and proxy live as long as the bench process.
-      process.on("beforeExit", () => void proxy.close().then(() => registry.stop()));
       return proxy;
     })());
   let lazy = { ms: 0, mountMs: 0, fetchedBytes: 0, requests: 0 };
