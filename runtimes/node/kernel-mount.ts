@@ -13,8 +13,6 @@ import type { KernelMount, MountPort } from "../../src/ports.js";
 const run = promisify(execFile);
 const STATE_DIR = process.env.STRATA_MOUNT_STATE_DIR ?? "/run/strata/mounts";
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
-/** Tests only: a pause before each setup step, so a test can interrupt the mount part-way. */
-const STEP_DELAY_MS = Number(process.env.STRATA_MOUNT_STEP_DELAY_MS ?? 0);
 
 class Interrupted extends Error {
   constructor(readonly signal: NodeJS.Signals) {
@@ -45,8 +43,10 @@ async function mount(request: { bootstrap: string; devices: readonly string[]; m
   let interrupted: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => (interrupted ??= signal);
   for (const s of SIGNALS) process.on(s, onSignal);
+  // Tests only: a pause before each setup step, so a test can interrupt the mount part-way.
+  const delay = Number(process.env.STRATA_MOUNT_STEP_DELAY_MS ?? 0);
   const step = async <T>(what: () => Promise<T>): Promise<T> => {
-    if (STEP_DELAY_MS > 0) await new Promise((r) => setTimeout(r, STEP_DELAY_MS));
+    if (delay > 0) await new Promise((r) => setTimeout(r, delay));
     if (interrupted) throw new Interrupted(interrupted);
     return what();
   };
@@ -63,9 +63,13 @@ async function mount(request: { bootstrap: string; devices: readonly string[]; m
   } catch (e) {
     await release(made, mounted, stateWritten ? statePath : undefined);
     for (const s of SIGNALS) process.off(s, onSignal);
-    if (e instanceof Interrupted && process.listenerCount(e.signal) === 0) {
-      process.kill(process.pid, e.signal);
-      await new Promise(() => {}); // the signal's default action ends the process
+    if (e instanceof Interrupted) {
+      if (process.listenerCount(e.signal) === 0) {
+        process.kill(process.pid, e.signal);
+        await new Promise(() => {}); // the signal's default action ends the process
+      }
+      // Someone else handles the signal: report it like any other failure.
+      throw new StrataError("IO", `mounting ${mountpoint} was interrupted by ${e.signal}; what it had attached was released`, { mountpoint, signal: e.signal });
     }
     throw e;
   } finally {

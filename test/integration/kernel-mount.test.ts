@@ -102,6 +102,29 @@ describe.skipIf(kernelSkip !== undefined)(`kernel mounts of a real Nydus image (
     expect(ourLoops()).toEqual([]);
   });
 
+  test("in a process that handles SIGINT itself, an interrupted mount releases everything and fails with IO", async () => {
+    const devices = join(work, "fixture-devices");
+    const e = strata(["export-blob-device", join(texture, "bootstrap/rafs-v6-2.2.boot"), devices, "--blobs-dir", join(texture, "blobs"), "--bootstrap", "--json"]);
+    expect(e.status, e.stderr).toBe(0);
+    const mnt = freshMountpoint("mnt-handled");
+    const ownHandler = () => {};
+    process.on("SIGINT", ownHandler);
+    process.env.STRATA_MOUNT_STEP_DELAY_MS = "300";
+    try {
+      const pending = nodeKernelMount()!.mount({ bootstrap: join(devices, "image.boot"), devices: JSON.parse(e.stdout).devices.map((d: { path: string }) => d.path), mountpoint: mnt });
+      const deadline = Date.now() + 30_000;
+      while (ourLoops().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      process.emit("SIGINT", "SIGINT");
+      const error = await pending.catch((err: unknown) => err);
+      expect(isStrataError(error, "IO") && /interrupted by SIGINT/.test(error.message)).toBe(true);
+    } finally {
+      delete process.env.STRATA_MOUNT_STEP_DELAY_MS;
+      process.off("SIGINT", ownHandler);
+    }
+    expect(ourLoops()).toEqual([]);
+    expect(isMounted(mnt)).toBe(false);
+  });
+
   test("a blob that claims a cached blob's id gets its own device: the cache is keyed by the chunk records", async () => {
     const fixtureId = "be7d77eeb719f70884758d1aa800ed0fb09d701aaec469964e9d54325f0d5fef";
     const layoutDir = join(work, "forged-layout");
