@@ -57,6 +57,11 @@ export { blobChunks, blobDevice } from "./rafs/device.js";
 export { writeBlobDevices, type DeviceFile, type DeviceOptions } from "./nydus/devices.js";
 export { VerityBuilder, veritySuperblock, VERITY_BLOCK_SIZE, type VerityTree } from "./verity.js";
 export type { KernelMount, MountPort } from "./ports.js";
+// Lazy mounts: the FUSE protocol, session and RAFS file system (docs/LAZY-MOUNT.md).
+export { fuseSession, type FuseSession, type SessionOptions } from "./fuse/session.js";
+export { rafsFs, type FileContent } from "./fuse/rafs-fs.js";
+export type { ReadOnlyFs, DirEntry } from "./fuse/fs.js";
+export type { FusePort, FuseServeOptions } from "./fuse/port.js";
 
 // The event stream (docs/EVENTS.md).
 export { EventBus, ndjsonSubscriber, type EventSink, type StrataEvent, type SubscribeOptions, type Subscriber } from "./events.js";
