@@ -8,7 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { nodePorts } from "../../runtimes/node/index.js";
 import { nodeKernelMount } from "../../runtimes/node/kernel-mount.js";
+import { commands } from "../../src/cli/commands/index.js";
+import { runCli } from "../../src/cli/main.js";
 import { isStrataError } from "../../src/errors.js";
 import { convertRandom } from "../helpers/convert-random.js";
 import { renameBlobId } from "../helpers/nydus-image.js";
@@ -85,6 +88,16 @@ beforeAll(() => {
 afterAll(() => {
   if (kernelSkip === undefined) releaseAll();
   rmSync(work, { recursive: true, force: true });
+});
+
+test("runtimes without a mount port refuse mount and umount with UNSUPPORTED", async () => {
+  const { mount: _, ...ports } = nodePorts();
+  for (const argv of [["mount", join(texture, "bootstrap/rafs-v6-2.2.boot"), work, "--json"], ["umount", work, "--json"]]) {
+    let out = "";
+    const code = await runCli(argv, commands, { ports, stdout: (t) => (out += t), stderr: () => {}, isTTY: false });
+    expect(code).toBe(3);
+    expect(JSON.parse(out).error).toMatchObject({ code: "UNSUPPORTED", message: expect.stringMatching(/kernel mounts need Linux/) });
+  }
 });
 
 describe.skipIf(kernelSkip !== undefined)(`kernel mounts of a real Nydus image (${kernelSkip ?? "root, loop devices, EROFS"})`, () => {
