@@ -29,7 +29,8 @@ export async function runInWorkerd(): Promise<CaseOutcome[]> {
   const { Miniflare } = await import("miniflare");
   const dir = mkdtempSync(join(tmpdir(), "strata-workerd-"));
   try {
-    const kernels = readdirSync(wasmDir).filter((f) => f.endsWith(".wasm"));
+    // Core modules only: wasm/kernels.component.wasm is a Component, which workerd cannot compile.
+    const kernels = readdirSync(wasmDir).filter((f) => f.endsWith(".wasm") && !f.endsWith(".component.wasm"));
     for (const f of kernels) copyFileSync(join(wasmDir, f), join(dir, f));
     const ident = (f: string) => `k_${f.replace(/\W/g, "_")}`;
     const entry = [
