@@ -229,7 +229,11 @@ export class Overlay {
         queue.unshift(...child.target.split("/"));
         continue;
       }
-      if (!child.entries) throw this.corrupt(entry, `${childPath(currentPath(), part)} is not a directory`);
+      if (!child.entries) {
+        // Nothing can exist below a file: a whiteout there has nothing to remove (umoci agrees).
+        if (!create) return undefined;
+        throw this.corrupt(entry, `${childPath(currentPath(), part)} is not a directory`);
+      }
       stack.push([part, child]);
     }
     return { dir: current(), path: currentPath() };

@@ -33,11 +33,19 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 test.skipIf(!umoci || !isRoot)("random layouts flatten exactly as umoci unpacks them (umoci as root)", async () => {
   const refused: number[] = [];
-  for (let seed = 100; seed < 124; seed++) {
-    const layout = await randomLayout(kernels, { seed, layers: 5, entries: 30, compression: seed % 2 ? "gzip" : "none" });
-    const dir = join(tmp, `l${seed}`);
+  // Three layouts known to hold whiteouts below files, then two ranges of seeds.
+  const runs = [
+    { seed: 3, layers: 3, entries: 30 },
+    { seed: 20, layers: 3, entries: 20 },
+    { seed: 97, layers: 3, entries: 40 },
+    ...Array.from({ length: 24 }, (_, i) => ({ seed: i, layers: 3, entries: [20, 30, 40][i % 3]! })),
+    ...Array.from({ length: 24 }, (_, i) => ({ seed: 100 + i, layers: 5, entries: 30 })),
+  ];
+  for (const { seed, layers, entries } of runs) {
+    const layout = await randomLayout(kernels, { seed, layers, entries, compression: seed % 2 ? "gzip" : "none" });
+    const dir = join(tmp, `l${seed}-${layers}-${entries}`);
     writeLayout(dir, layout);
-    const out = join(tmp, `u${seed}`);
+    const out = join(tmp, `u${seed}-${layers}-${entries}`);
     const image = await openImage({ ...ports, files: memoryFilesPort("/mem", layout.files) }, "oci:/mem", { kernels });
     const flattened = await inspectImage(image, kernels).then(
       (rows) => ({ rows }),
@@ -64,5 +72,5 @@ test.skipIf(!umoci || !isRoot)("random layouts flatten exactly as umoci unpacks 
     expect(ours.slice(1), `seed ${seed}`).toEqual(theirs.slice(1).map((r) => ({ sha256: undefined, target: undefined, ...r })));
   }
   // Most seeds must be compared entry for entry, not refused by both.
-  expect(refused.length, `refused by both: seeds ${refused}`).toBeLessThanOrEqual(6);
+  expect(refused.length, `refused by both: seeds ${refused}`).toBeLessThanOrEqual(8);
 });

@@ -66,6 +66,11 @@ describe("overlay merge", () => {
     expect(tree).toEqual({ "/": "dir 755", "/a": "file 644 new", "/b": "file 644 new" });
   });
 
+  test("a whiteout below a file is ignored: nothing can exist there", async () => {
+    const { tree } = await merge([file("f", "data")], [wh("f/sub/.wh.x")]);
+    expect(tree).toEqual({ "/": "dir 755", "/f": "file 644 data" });
+  });
+
   test("a whiteout for a missing path (or missing parent) is ignored", async () => {
     const { tree } = await merge([file("a")], [wh(".wh.nothing"), wh("no/such/.wh.dir")]);
     expect(tree).toEqual({ "/": "dir 755", "/a": "file 644 a" });
