@@ -7,6 +7,7 @@ export default defineConfig({
     testTimeout: 120_000,
     hookTimeout: 300_000,
     pool: "forks",
+    globalSetup: ["test/global-setup.ts"],
     // Memory tests call gc() so they measure live bytes, not garbage awaiting collection.
     execArgv: ["--expose-gc"],
   },

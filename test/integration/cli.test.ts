@@ -1,4 +1,5 @@
 // The `strata` command as users run it: bin/strata.js over the compiled dist/ (npm's prepare step).
+// (test/global-setup.ts builds dist/ before the run.)
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -15,7 +16,6 @@ function strata(...args: string[]) {
 }
 
 beforeAll(() => {
-  execFileSync(join(root, "node_modules/.bin/tsc"), ["-p", root], { stdio: "pipe" });
   execFileSync(join(root, "node_modules/.bin/tsx"), [join(root, "examples/make-example.ts"), src], { stdio: "pipe" });
 }, 120_000);
 afterAll(() => rmSync(work, { recursive: true, force: true }));

@@ -81,10 +81,6 @@ function releaseAll(): void {
   for (const line of ourLoops()) spawnSync("losetup", ["-d", line.split(/\s+/)[0]!]);
 }
 
-beforeAll(() => {
-  if (kernelSkip === undefined) execFileSync(join(repo, "node_modules/.bin/tsc"), ["-p", repo], { stdio: "pipe" });
-}, 120_000);
-
 afterAll(() => {
   if (kernelSkip === undefined) releaseAll();
   rmSync(work, { recursive: true, force: true });

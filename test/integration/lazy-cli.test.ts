@@ -34,8 +34,6 @@ function strataAsync(...args: string[]): Promise<{ code: number | null; stdout: 
 const statsOf = (stderr: string) => JSON.parse(stderr.trim().split("\n").pop()!).stats;
 
 beforeAll(async () => {
-  // dist/ is emitted even when some file fails to typecheck (that is the typecheck's job to report).
-  spawnSync(join(root, "node_modules/.bin/tsc"), ["-p", root], { stdio: "pipe" });
   fixture = await convertLazyFixture();
   dirs.push(fixture.dir);
   src = `oci:${fixture.dir}:latest`;
