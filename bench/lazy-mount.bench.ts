@@ -10,7 +10,7 @@
 // push, building dist/ for bin/strata.js) runs on the first run, so other benches' filters do
 // not pay for it.
 import { execFile, spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -39,15 +39,16 @@ async function startApp(root: string): Promise<void> {
 export default async function lazyMountBench(): Promise<BenchCase[]> {
   if (!(await usable())) return [];
   const imageBytes = readdirSync(join(SOURCE, "blobs", "sha256")).reduce((n, f) => n + statSync(join(SOURCE, "blobs", "sha256", f)).size, 0);
-  const work = mkdtempSync(join(tmpdir(), "strata-bench-mount-"));
+  // Created by the first run: loading this file for another bench's filter leaves nothing behind.
+  const work = join(tmpdir(), `strata-bench-mount-${process.pid}`);
   const mnt = join(work, "mnt");
-  mkdirSync(mnt);
 
   let setup: Promise<FaultProxy> | undefined;
   const ready = () =>
     (setup ??= (async () => {
       // The server runs as users run it, from the compiled bin (tsx would add a second of start-up).
       await run("npx", ["tsc", "-p", "tsconfig.json"], { cwd: REPO });
+      mkdirSync(mnt, { recursive: true });
       const registry = await startRegistry();
       await strata(["convert", `oci:${SOURCE}:latest`, `docker://${registry.host}/corpus/app:nydus`, "--insecure"]);
       await strata(["copy", `oci:${SOURCE}:latest`, `docker://${registry.host}/corpus/app:oci`, "--insecure"]);
