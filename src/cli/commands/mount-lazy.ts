@@ -73,5 +73,6 @@ function daemonArgs(args: ParsedArgs): string[] {
   const out = ["mount", ...args.positionals, "--foreground"];
   for (const flag of args.flags) if (flag !== "json") out.push(`--${flag}`);
   for (const [name, value] of args.values) out.push(`--${name}=${value}`);
+  for (const [name, values] of args.lists) for (const value of values) out.push(`--${name}=${value}`);
   return out;
 }
