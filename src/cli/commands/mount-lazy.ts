@@ -13,16 +13,15 @@ import { openNydus } from "../../nydus/image.js";
 import { ociKernels } from "../../oci/kernels.js";
 import type { OptionSpec, ParsedArgs } from "../args.js";
 import { Exit, positionals, type CliContext } from "../main.js";
-import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
+import { registryOptions } from "./registry.js";
 
-/** The options `strata mount` takes for --lazy, beside its own. */
+/** The options `strata mount` takes for --lazy, beside its own (--cache-dir, --platform, the registry options). */
 export const lazyMountOptions: Record<string, OptionSpec> = {
   lazy: { kind: "flag", describe: "serve the image over FUSE, fetching chunks as they are read (Linux, root, /dev/fuse)" },
   prefetch: { kind: "flag", describe: "with --lazy: fetch the bootstrap's prefetch table in the background" },
   foreground: { kind: "flag", describe: "with --lazy: serve from this process until unmounted (default: detach)" },
   "pid-file": { kind: "string", describe: "with --lazy: write the serving process's pid here (removed on unmount)" },
   "read-timeout": { kind: "string", describe: "with --lazy: seconds after which an unanswered read fails with EIO (default 60)" },
-  ...REGISTRY_OPTIONS,
 };
 
 export async function mountLazy(args: ParsedArgs, ctx: CliContext): Promise<number> {
