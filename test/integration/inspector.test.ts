@@ -86,6 +86,41 @@ function statsOf(rows: readonly InspectEntry[]) {
   return { entries: rows.length, files: files.length, dirs: rows.filter((r) => r.type === "dir").length, bytes: files.reduce((s, r) => s + (r.linkTo === undefined ? r.size : 0), 0) };
 }
 
+const TOKEN = "inspector-test-token";
+
+/**
+ * A read-only registry over an OCI layout's files for `repo:latest`, answering CORS as a registry
+ * must for the inspector (docs/INSPECTOR.md) and requiring a bearer token.
+ */
+async function layoutRegistry(files: ReadonlyMap<string, Uint8Array>, repo: string): Promise<{ host: string; requests: string[]; close(): void }> {
+  const index = JSON.parse(new TextDecoder().decode(files.get("index.json"))) as { manifests: { digest: string }[] };
+  const manifestDigest = index.manifests[0]!.digest;
+  const requests: string[] = [];
+  const cors = {
+    "access-control-allow-origin": "*",
+    "access-control-allow-headers": "authorization, accept, range",
+    "access-control-allow-methods": "GET, HEAD",
+    "access-control-expose-headers": "docker-content-digest, content-length, content-range, www-authenticate",
+  };
+  const server = createServer((request, response) => {
+    const path = new URL(request.url ?? "/", "http://x").pathname;
+    requests.push(`${request.method} ${path}`);
+    if (request.method === "OPTIONS") return void response.writeHead(204, cors).end();
+    if (request.headers.authorization !== `Bearer ${TOKEN}`) {
+      return void response.writeHead(401, { ...cors, "www-authenticate": 'Bearer realm="http://127.0.0.1:9/token",service="test"', "content-type": "application/json" }).end('{"errors":[{"code":"UNAUTHORIZED"}]}');
+    }
+    if (path === "/v2/") return void response.writeHead(200, cors).end("{}");
+    const manifest = path === `/v2/${repo}/manifests/latest` || path === `/v2/${repo}/manifests/${manifestDigest}`;
+    const blob = path.startsWith(`/v2/${repo}/blobs/sha256:`) ? files.get(`blobs/sha256/${path.slice(path.lastIndexOf(":") + 1)}`) : undefined;
+    const body = manifest ? files.get(`blobs/sha256/${manifestDigest.slice(7)}`) : blob;
+    if (!body) return void response.writeHead(404, cors).end();
+    const headers = { ...cors, "content-length": String(body.length), "docker-content-digest": manifest ? manifestDigest : `sha256:${path.slice(path.lastIndexOf(":") + 1)}`, "content-type": manifest ? "application/vnd.oci.image.manifest.v1+json" : "application/octet-stream" };
+    response.writeHead(200, headers).end(request.method === "HEAD" ? undefined : body);
+  });
+  await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
+  return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, requests, close: () => server.close() };
+}
+
 const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".map": "application/json", ".wasm": "application/wasm" };
 
 interface Row {
@@ -102,13 +137,15 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
   let server: Server;
   let base: string;
   let context: BrowserContext;
-  const images = {} as { oci: string; nydus: string[]; corrupt: string[]; hamburger: string; nydusArchive: string };
+  const images = {} as { oci: string; nydus: string[]; corrupt: string[]; hamburger: string; nydusArchive: string; dedup: string[] };
   let damagedPaths: Set<string>;
+  let sourceFiles: Map<string, Uint8Array>;
   let damagedPath: string;
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), "strata-inspector-"));
-    artifacts = process.env.STRATA_ARTIFACTS ?? join(work, "artifacts");
+    // Screenshots outlive the run (CI uploads STRATA_ARTIFACTS).
+    artifacts = process.env.STRATA_ARTIFACTS ?? mkdtempSync(join(tmpdir(), "strata-inspector-shots-"));
     mkdirSync(artifacts, { recursive: true });
     console.log(`inspector screenshots: ${artifacts}`);
     const site = join(work, "site");
@@ -116,6 +153,7 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
 
     // A random layout as an oci-archive, and its Nydus conversion as a bootstrap with blob files.
     const source = await randomLayout(oci, { seed: 1010, layers: 3, entries: 60 });
+    sourceFiles = source.files;
     images.oci = join(work, "random.oci.tar");
     writeFileSync(images.oci, layoutTar(source.files));
     const nydusDir = join(work, "nydus-layout");
@@ -140,9 +178,15 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
     const layers = [
       [dir("etc/"), file("etc/motd", "first motd\n"), file("etc/gone.conf", "bye\n"), dir("var/"), file("var/old.log", "old\n")],
       [dir("etc/"), file("etc/.wh.motd", ""), file("etc/.wh.gone.conf", ""), dir("var/"), file("var/.wh..wh..opq", ""), file("var/new.log", "new\n")],
-      [dir("etc/"), file("etc/motd", MOTD)],
+      [dir("etc/"), file("etc/motd", MOTD), file("etc/motd.copy", MOTD)],
     ];
-    writeFileSync(images.hamburger, layoutTar(layoutOf(layers)));
+    const hamburger = layoutOf(layers);
+    writeFileSync(images.hamburger, layoutTar(hamburger));
+    // Its Nydus conversion: the two copies of the motd share their chunks.
+    const dedupDir = join(work, "dedup-layout");
+    await convertLayoutFiles(dedupDir, hamburger);
+    const dedup = await readNydusLayout(dedupDir);
+    images.dedup = writeBootstrap(join(work, "dedup"), dedup.bootstrap, dedup.blobs);
 
     server = createServer((request, response) => {
       const path = normalize(join(site, decodeURIComponent(new URL(request.url ?? "/", "http://x").pathname)));
@@ -247,6 +291,8 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
   test("an oci-archive: the tree lists every path and size inspectImage gives, virtualised", async () => {
     const expected = await inspectImage(await openImage(ports, `oci-archive:${images.oci}`, { kernels: oci }), oci);
     const page = await newPage();
+    const requests: string[] = [];
+    page.on("request", (r) => requests.push(r.url()));
     try {
       await pick(page, [images.oci]);
       expect(await shownStats(page)).toEqual(statsOf(expected));
@@ -255,6 +301,9 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
       expect(live).toEqual(new Map(expected.map((e) => [e.path, { size: e.size, type: e.type }])));
       // Only the rows in view (plus a margin) are in the DOM.
       expect(expected.length).toBeGreaterThan(maxInDom);
+      // Nothing is fetched from anywhere but the inspector's own folder (works offline).
+      expect(requests.filter((url) => !url.startsWith(base))).toEqual([]);
+      expect(requests.some((url) => url.endsWith(".wasm"))).toBe(true);
       await shot(page, "oci-archive-tree");
     } finally {
       await page.close();
@@ -319,6 +368,27 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
     }
   });
 
+  test("deduplicated chunks: the summary, the row badges and the chunk table say which are shared", async () => {
+    const inspection = inspectNydusImage(await openNydusBootstrap(ports.files, images.dedup[0]!, join(work, "dedup")));
+    const motd = inspection.tree.find((e) => e.path === "/etc/motd")!;
+    expect(inspection.chunks.deduplicated).toBeGreaterThan(0);
+    const page = await newPage();
+    try {
+      await pick(page, images.dedup);
+      expect(await page.locator("strata-inspector .dedup").textContent()).toContain(`${inspection.chunks.deduplicated} chunks shared`);
+      const { rows } = await allRows(page);
+      const shared = motd.chunks!.filter((c) => c.deduplicated).length;
+      expect(rows.get("/etc/motd")!.text).toContain(`${shared}/${motd.chunks!.length} dedup`);
+      expect(rows.get("/etc/motd.copy")!.text).toContain("dedup");
+      await page.locator('strata-inspector [role="treeitem"][data-path="/etc/motd"]').click();
+      const dedupColumn = page.locator("strata-inspector #file table tr td:nth-child(7)");
+      await expect.poll(() => dedupColumn.allTextContents()).toEqual(motd.chunks!.map((c) => (c.deduplicated ? "shared" : "—")));
+      await shot(page, "nydus-dedup");
+    } finally {
+      await page.close();
+    }
+  });
+
   test("whiteouts: a path deleted for good, one whited out and re-added, an opaque directory; text preview", async () => {
     const page = await newPage();
     try {
@@ -341,6 +411,32 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
       await shot(page, "whiteouts");
     } finally {
       await page.close();
+    }
+  });
+
+  test("a registry reference with a bearer token (CORS answered by the registry)", async () => {
+    const expected = await inspectImage(await openImage(ports, `oci-archive:${images.oci}`, { kernels: oci }), oci);
+    const registry = await layoutRegistry(sourceFiles, "strata/random");
+    const page = await newPage();
+    try {
+      const open = async (token: string) => {
+        await page.locator('strata-inspector [aria-label="Image reference"]').fill(`docker://${registry.host}/strata/random:latest`);
+        await page.locator('strata-inspector [aria-label="Bearer token"]').fill(token);
+        await page.locator('strata-inspector [name="insecure"]').check();
+        await page.locator('strata-inspector .registry button[type="submit"]').click();
+        await page.waitForSelector('strata-inspector:is([data-state="ready"], [data-state="error"])', { timeout: 60_000 });
+        return page.getAttribute("strata-inspector", "data-state");
+      };
+      // A wrong token gets the 401 challenge, whose token service is down here.
+      expect(await open("wrong-token")).toBe("error");
+      expect(await page.locator("strata-inspector #status").textContent()).toMatch(/token|401|unauthori[sz]ed/i);
+      expect(await open(TOKEN)).toBe("ready");
+      expect(await shownStats(page)).toEqual(statsOf(expected));
+      expect(registry.requests).toContain(`GET /v2/strata/random/manifests/latest`);
+      await shot(page, "registry");
+    } finally {
+      await page.close();
+      registry.close();
     }
   });
 
