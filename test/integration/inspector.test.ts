@@ -1,7 +1,7 @@
 // <strata-inspector> in Chromium (playwright-core): the built folder served from 127.0.0.1, fed
 // generated images through its file input, and checked against strata's own listings
 // (inspectImage / inspectNydusImage: what `strata inspect --json` prints).
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
@@ -23,6 +23,7 @@ import { chromiumMissing, CHROMIUM } from "../runtimes/browser/run.js";
 import { convertLayoutFiles } from "../helpers/convert-random.js";
 import { ports as kernelPorts } from "../helpers/kernels.js";
 import { readNydusLayout } from "../helpers/nydus-layout.js";
+import { freePort, hasRegistry, skopeoCopy } from "../helpers/registry.js";
 
 const missing = await chromiumMissing();
 if (missing) console.warn(`inspector tests skipped: ${missing}`);
@@ -119,6 +120,40 @@ async function layoutRegistry(files: ReadonlyMap<string, Uint8Array>, repo: stri
   });
   await new Promise<void>((ready) => server.listen(0, "127.0.0.1", ready));
   return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, requests, close: () => server.close() };
+}
+
+/** Debian's docker-registry on its own port and storage, with the CORS headers docs/INSPECTOR.md gives. */
+async function corsRegistry(dir: string): Promise<{ host: string; stop(): Promise<void> }> {
+  const host = `127.0.0.1:${await freePort()}`;
+  const config = [
+    "version: 0.1",
+    "log: {level: warn, accesslog: {disabled: true}}",
+    `storage: {filesystem: {rootdirectory: ${join(dir, "data")}}}`,
+    "http:",
+    `  addr: ${host}`,
+    "  headers:",
+    "    Access-Control-Allow-Origin: ['*']",
+    "    Access-Control-Allow-Methods: ['GET, HEAD']",
+    "    Access-Control-Allow-Headers: ['authorization, accept, range']",
+    "    Access-Control-Expose-Headers: ['docker-content-digest, content-range, www-authenticate']",
+  ];
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "config.yml"), config.join("\n") + "\n");
+  const child = spawn("docker-registry", ["serve", join(dir, "config.yml")], { stdio: "ignore" });
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGTERM");
+    await exited;
+  };
+  for (let i = 0; (await fetch(`http://${host}/v2/`).then((r) => r.status, () => 0)) !== 200; i++) {
+    if (i >= 100 || child.exitCode !== null) {
+      await stop();
+      throw new Error(`docker-registry on ${host} did not start`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { host, stop };
 }
 
 const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".map": "application/json", ".wasm": "application/wasm" };
@@ -437,6 +472,26 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
     } finally {
       await page.close();
       registry.close();
+    }
+  });
+
+  test.skipIf(!hasRegistry() || spawnSync("skopeo", ["--version"]).status !== 0)("a real docker-registry with CORS headers, anonymously", async () => {
+    const expected = await inspectImage(await openImage(ports, `oci-archive:${images.oci}`, { kernels: oci }), oci);
+    const registry = await corsRegistry(join(work, "registry"));
+    const page = await newPage();
+    try {
+      skopeoCopy(`oci-archive:${images.oci}`, `docker://${registry.host}/strata/random:v1`);
+      await page.locator('strata-inspector [aria-label="Image reference"]').fill(`docker://${registry.host}/strata/random:v1`);
+      await page.locator('strata-inspector [name="insecure"]').check();
+      await page.locator('strata-inspector .registry button[type="submit"]').click();
+      await page.waitForSelector('strata-inspector:is([data-state="ready"], [data-state="error"])', { timeout: 60_000 });
+      expect(await page.getAttribute("strata-inspector", "data-state"), (await page.locator("strata-inspector #status").textContent()) ?? "").toBe("ready");
+      expect(await shownStats(page)).toEqual(statsOf(expected));
+      expect(await verify(page)).toBe("verified");
+      await shot(page, "registry-cors");
+    } finally {
+      await page.close();
+      await registry.stop();
     }
   });
 
