@@ -51,7 +51,8 @@ export class LayerHistory {
       this.lastType.set(path, type);
       // Upper layers list parent directories again: only a real change is worth a record.
       if (before === "dir" && type === "dir") return;
-      if (before !== undefined && type !== "dir") this.removeUnder(path, layer);
+      // A non-directory replaces a whole subtree, also what this layer put there itself.
+      if (before !== undefined && type !== "dir") this.removeUnder(path, layer, false);
       this.record(path, { layer, action: before === undefined ? "added" : "replaced" });
     }
   }
@@ -84,9 +85,9 @@ export class LayerHistory {
     }
   }
 
-  private removeUnder(dir: string, layer: number): void {
+  private removeUnder(dir: string, layer: number, keepOwn = true): void {
     for (const path of [...this.live.keys()]) {
-      if (!under(dir, path) || this.ownPaths.has(path)) continue;
+      if (!under(dir, path) || (keepOwn && this.ownPaths.has(path))) continue;
       this.live.delete(path);
       this.record(path, { layer, action: "deleted" });
     }

@@ -25,7 +25,7 @@ const wasm = browserWasmPort(new URL("./wasm/", import.meta.url));
 const HEAD_BUDGET = 64 << 20;
 
 type Opened =
-  | { kind: "oci"; image: Image; heads: Map<Inode, Uint8Array>; inodes: Map<string, Inode>; history: LayerHistory }
+  | { kind: "oci"; image: Image; heads: Map<Inode, Uint8Array>; inodes: Map<string, Inode> }
   | { kind: "nydus"; image: NydusImage; inspection: NydusInspection; entries: Map<string, NydusTreeEntry>; lazy?: LazyImage };
 
 let ports: Ports = { wasm, fetch: (url, init) => fetch(url, init) };
@@ -125,7 +125,7 @@ async function showOci(image: Image, name: string): Promise<{ image: ImageSummar
   for (const [path, inode] of walk(root)) inodes.set(path, inode);
   const rows: TreeRow[] = listTree(root, new Map()).map((e) => ({ path: e.path, type: e.type, size: e.size, mode: e.mode, target: e.target, linkTo: e.linkTo, history: history.of(e.path) }));
   rows.push(...history.deletedRows());
-  opened = { kind: "oci", image, heads, inodes, history };
+  opened = { kind: "oci", image, heads, inodes };
   const layers = manifest.layers.map((l, index) => ({ index, digest: l.digest, mediaType: l.mediaType, size: l.size }));
   return { image: { kind: "oci", name, manifest, config: json(await image.rawConfig()), layers, stats: stats(rows) }, rows };
 }
