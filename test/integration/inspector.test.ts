@@ -312,6 +312,36 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
     return { rows: new Map(Object.entries(rows)), maxInDom };
   }
 
+  /** Text in the element whose colour against its background is below WCAG AA (4.5:1). */
+  function contrast(page: Page): Promise<{ checked: number; low: string[] }> {
+    return page.evaluate(() => {
+      const rgb = (c: string) => (c.match(/[\d.]+/g) ?? []).map(Number);
+      const luminance = ([r, g, b]: number[]) => {
+        const lin = (v: number) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+        return 0.2126 * lin(r!) + 0.7152 * lin(g!) + 0.0722 * lin(b!);
+      };
+      const background = (el: Element | null): number[] => {
+        for (let e = el; e; e = e.parentElement ?? ((e.getRootNode() as ShadowRoot).host ?? null)) {
+          const c = rgb(getComputedStyle(e).backgroundColor);
+          if (c.length === 3 || c[3]! > 0) return c;
+        }
+        return [255, 255, 255];
+      };
+      const low: string[] = [];
+      let checked = 0;
+      const root = document.querySelector("strata-inspector")!.shadowRoot!;
+      for (const el of root.querySelectorAll<HTMLElement>("*")) {
+        const own = [...el.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent!.trim());
+        if (!own || el.closest("[hidden]") || el.matches("option, style")) continue;
+        checked++;
+        const [a, b] = [luminance(rgb(getComputedStyle(el).color)), luminance(background(el))];
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        if (ratio < 4.5) low.push(`${el.tagName.toLowerCase()}.${el.className} "${el.textContent!.trim().slice(0, 20)}": ${ratio.toFixed(2)}`);
+      }
+      return { checked, low };
+    });
+  }
+
   async function shownStats(page: Page) {
     const data = await page.locator("strata-inspector #stats").evaluate((e) => ({ ...(e as HTMLElement).dataset }));
     return { entries: Number(data.entries), files: Number(data.files), dirs: Number(data.dirs), bytes: Number(data.bytes) };
@@ -508,6 +538,47 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
     }
   }, 180_000);
 
+  test("bad input: a clear error in the status line, and the element still works", async () => {
+    const notes = join(work, "notes.txt");
+    writeFileSync(notes, "not an image\n".repeat(300));
+    const emptyTar = join(work, "empty.tar");
+    writeFileSync(emptyTar, writeTar([file("hello.txt", "hello\n")]));
+    const page = await newPage();
+    try {
+      for (const [path, message] of [
+        [notes, /^BAD_BOOTSTRAP: notes\.txt is neither a tar \(oci-archive, docker-archive\) nor a Nydus bootstrap/],
+        [emptyTar, /^[A-Z_]+: .*(oci-layout|index\.json|manifest\.json)/],
+      ] as const) {
+        await page.locator("strata-inspector #files").setInputFiles([path]);
+        await page.waitForSelector('strata-inspector[data-state="error"]', { timeout: 30_000 });
+        expect(await page.locator("strata-inspector #status").textContent()).toMatch(message);
+      }
+      await shot(page, "bad-input");
+      await pick(page, [images.hamburger]);
+    } finally {
+      await page.close();
+    }
+  });
+
+  test("a file dropped on the element opens", async () => {
+    const page = await newPage();
+    try {
+      const bytes = readFileSync(images.hamburger).toString("base64");
+      await page.evaluate((base64) => {
+        const data = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([data], "dropped.tar"));
+        const host = document.querySelector("strata-inspector")!;
+        host.dispatchEvent(new DragEvent("dragover", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        host.dispatchEvent(new DragEvent("drop", { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      }, bytes);
+      await page.waitForSelector('strata-inspector:is([data-state="ready"], [data-state="error"])', { timeout: 30_000 });
+      expect(await page.locator("strata-inspector #status").textContent()).toBe("Opened dropped.tar (OCI).");
+    } finally {
+      await page.close();
+    }
+  });
+
   test("keyboard: arrows, Right/Left, Enter, Home/End move through the tree", async () => {
     const page = await newPage();
     try {
@@ -551,7 +622,7 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
     [800, 600],
     [1280, 800],
   ] as const) {
-    test(`no horizontal overflow at ${width}×${height}`, async () => {
+    test(`no horizontal overflow and readable contrast at ${width}×${height}`, async () => {
       const page = await newPage(width, height);
       try {
         await pick(page, images.nydus);
@@ -565,6 +636,9 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
           return { page: html.scrollWidth - html.clientWidth, host: host.scrollWidth - host.clientWidth };
         });
         expect(overflow).toEqual({ page: 0, host: 0 });
+        const { checked, low } = await contrast(page);
+        expect(low).toEqual([]);
+        expect(checked).toBeGreaterThan(50);
         await shot(page, `layout-${width}x${height}`);
       } finally {
         await page.close();

@@ -75,7 +75,12 @@ async function openFiles(files: File[]): Promise<{ image: ImageSummary; rows: Tr
   // A bootstrap and its blobs, each blob file named by its blob id.
   const bootstrap = files.find((f) => !BLOB_ID.test(f.name));
   if (!bootstrap) throw new StrataError("INVALID_ARGUMENT", "every picked file is named like a blob id: pick the bootstrap too");
-  return showNydus(await openNydusBootstrap(ports.files!, `/in/${bootstrap.name}`, "/in"));
+  const image = await openNydusBootstrap(ports.files!, `/in/${bootstrap.name}`, "/in");
+  if (!image.rafs) {
+    const why = image.bootstrapProblems[0]?.message ?? "unreadable";
+    throw new StrataError("BAD_BOOTSTRAP", `${bootstrap.name} is neither a tar (oci-archive, docker-archive) nor a Nydus bootstrap: ${why}`, { file: bootstrap.name });
+  }
+  return showNydus(image);
 }
 
 /** A tar has "ustar" at offset 257 of its first header. */
