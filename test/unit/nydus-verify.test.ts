@@ -2,7 +2,7 @@
 // chunk by chunk; a corruption campaign flips single bits across bootstrap, chunk data, blob.meta,
 // blob.digest and ToC, and every flip must be reported, naming the damaged part.
 import { createHash } from "node:crypto";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -15,6 +15,8 @@ import { chunkCodecFor, hasherFor } from "../../src/kernels/index.js";
 import { createSha256 } from "../../src/kernels/sha256.js";
 import { LayoutWriter } from "../../src/oci/layout-writer.js";
 import { openOciLayout } from "../../src/oci/layout.js";
+import { openImage } from "../../src/oci/open.js";
+import type { Image } from "../../src/oci/types.js";
 import { randomLayout } from "../../src/oci/random.js";
 import { isStrataError } from "../../src/errors.js";
 import type { OciKernels } from "../../src/oci/decompress.js";
@@ -29,6 +31,7 @@ import { ports } from "../helpers/kernels.js";
 import { testKernels } from "../helpers/validate.js";
 import { rafsKernels, type TestKernels } from "../helpers/rafs-kernels.js";
 
+const CORPUS = process.env.STRATA_CORPUS ?? "/tmp/corpus";
 const texture = fileURLToPath(new URL("../../../shared/fixtures/nydus/tests/texture/", import.meta.url));
 const V6_ID = "be7d77eeb719f70884758d1aa800ed0fb09d701aaec469964e9d54325f0d5fef";
 const files = nodeFilesPort();
@@ -322,6 +325,35 @@ describe("a converted image (strata convert of a generated OCI image)", async ()
   });
 });
 
+/** app-v1's top layer of the real corpus (python3 and its files, as Debian ships them) as a one-layer image. */
+async function corpusLayerImage(): Promise<Image> {
+  const image = await openImage({ ...ports, files }, `oci:${join(CORPUS, "images/app-v1")}:latest`, { kernels: (await testKernels()).kernels });
+  const [manifest, config, layers] = await Promise.all([image.manifest(), image.config(), image.layers()]);
+  // digest() and rawManifest() stay the original's: convert uses them only to name the source.
+  return {
+    warnings: image.warnings,
+    digest: () => image.digest(),
+    rawManifest: () => image.rawManifest(),
+    rawConfig: () => image.rawConfig(),
+    manifest: async () => ({ ...manifest, layers: manifest.layers.slice(-1) }),
+    config: async () => ({ ...config, rootfs: { ...config.rootfs, diff_ids: config.rootfs.diff_ids.slice(-1) } }),
+    layers: async () => layers.slice(-1),
+  };
+}
+
+describe.skipIf(!existsSync(join(CORPUS, "images/app-v1")))(`corruption campaign on a converted corpus layer (app-v1's top layer, 1 MiB zstd chunks)${existsSync(join(CORPUS, "images/app-v1")) ? "" : ` (skipped: no corpus at ${CORPUS})`}`, async () => {
+  const target = existsSync(join(CORPUS, "images/app-v1")) ? await convertedTarget({ source: await corpusLayerImage(), chunkSize: 1 << 20 }) : undefined;
+  it("verifies OK unchanged", async () => {
+    const report = await verifyLayout(target!.files);
+    expect(report.failures).toEqual([]);
+    expect(report.counts.files).toBeGreaterThan(100);
+  });
+  const flips = target ? await planFlips(target, 200, 0xc0a5) : [];
+  it.each(flips.map((f, i) => [i, f.what, f.offset, f.bit, f] as const))("flip %i: %s byte %i bit %i", async (_i, _what, _offset, _bit, flip) => {
+    await checkFlip(target!, flip);
+  });
+});
+
 it("a --merge-platform layout: the tag names an index, and the Nydus manifest in it is verified", async () => {
   const dir = mkdtempSync(join(tmpdir(), "strata-nydus-merged-"));
   try {
@@ -355,11 +387,10 @@ describe("converted with every compressor and digester", () => {
 });
 
 /** Converts a generated image (small chunks, so files span several) into the layout `dir`, tag "latest". */
-async function convertInto(dir: string, options: ConvertOptions & { seed?: number } = {}): Promise<void> {
+async function convertInto(dir: string, options: ConvertOptions & { seed?: number; source?: Image } = {}): Promise<void> {
   const ociKernels = (await testKernels()).kernels;
-  const source = await randomLayout(ociKernels, { seed: options.seed ?? 42, layers: 3, entries: 30 });
-  const image = await openOciLayout(memoryFilesPort("/src", source.files), "/src", { kernels: ociKernels });
-  const { seed: _seed, ...convertOptions } = options;
+  const image = options.source ?? (await openOciLayout(memoryFilesPort("/src", (await randomLayout(ociKernels, { seed: options.seed ?? 42, layers: 3, entries: 30 })).files), "/src", { kernels: ociKernels }));
+  const { seed: _seed, source: _source, ...convertOptions } = options;
   const resolved = resolveOptions({ chunkSize: 4096, compressor: "zstd", ...convertOptions }, ["none", "lz4_block", "zstd"], "zstd");
   const dest = await LayoutWriter.open(dir, nodeOutput, files, { sha256: () => createSha256(ports) });
   const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
@@ -367,11 +398,11 @@ async function convertInto(dir: string, options: ConvertOptions & { seed?: numbe
 }
 
 /** A converted image read back into memory. */
-async function convertedTarget(): Promise<Target> {
+async function convertedTarget(options: Parameters<typeof convertInto>[1] = {}): Promise<Target> {
   const ociKernels = (await testKernels()).kernels;
   const dir = mkdtempSync(join(tmpdir(), "strata-nydus-verify-"));
   try {
-    await convertInto(dir);
+    await convertInto(dir, options);
     const out = new Map<string, Uint8Array>();
     const read = (rel: string) => out.set(rel, new Uint8Array(readFileSync(join(dir, rel))));
     read("oci-layout");
