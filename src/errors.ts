@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   NETWORK: "a registry could not be reached, or the connection failed, after retries",
   // I/O through ports
   IO: "the runtime failed to read or write",
+  WORKER: "a worker thread of the runtime failed or exited",
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

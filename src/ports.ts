@@ -183,8 +183,27 @@ export interface MountPort {
   umount(mountpoint: string): Promise<KernelMount>;
 }
 
+/**
+ * Compresses chunks on other cores, one chunk per call, with the same bytes as the in-thread
+ * ChunkCodec: `output` is undefined when compression does not shrink the chunk. `chunk` is handed
+ * over (it may be detached) and comes back as `input`; the caller keeps the order of results itself.
+ */
+export interface ChunkCompressPool {
+  /** How many chunks it compresses at once: callers keep about twice that many in flight. */
+  readonly threads: number;
+  compress(chunk: Uint8Array): Promise<{ input: Uint8Array; output: Uint8Array | undefined }>;
+  close(): Promise<void>;
+}
+
+export interface CodecPoolPort {
+  /** A pool of `threads` workers (default: the runtime's choice) for one compressor. */
+  open(compressor: "zstd" | "lz4_block", options?: { level?: number; threads?: number }): Promise<ChunkCompressPool>;
+}
+
 export interface Ports {
   wasm: WasmPort;
+  /** Chunk compression on other threads (convert); without it chunks are compressed in this one. */
+  codecPool?: CodecPoolPort;
   /** FUSE file systems served by this process (`strata mount --lazy`; Node on Linux). */
   fuse?: FusePort;
   /** Kernel mounts, where the runtime can make them (Node on Linux). */

@@ -2,6 +2,7 @@
 import type { Ports } from "../../src/ports.js";
 import { nodeCacheDir } from "./cache-dir.js";
 import { nodeChunkCache } from "./chunk-cache.js";
+import { nodeCodecPool } from "./codec-pool.js";
 import { nodeFilesPort } from "./files.js";
 import { nodeKernelMount } from "./kernel-mount.js";
 import { nodeFusePort } from "./fuse/index.js";
@@ -16,5 +17,5 @@ export * from "../../src/index.js";
 /** Ports backed by node:fs, node:crypto and the wasm/ directory of this package. */
 export function nodePorts(): Ports {
   // Node 20's fetch ignores HTTP(S)_PROXY and NO_PROXY: registries are reached directly.
-  return { wasm: nodeWasmPort(), files: nodeFilesPort(), output: nodeOutput, treeOutput: nodeTreeOutput, sha256: nodeSha256, tree: nodeTreeRead, chunkCache: nodeChunkCache, cacheDir: nodeCacheDir, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name], mount: nodeKernelMount(), fuse: nodeFusePort };
+  return { wasm: nodeWasmPort(), codecPool: nodeCodecPool, files: nodeFilesPort(), output: nodeOutput, treeOutput: nodeTreeOutput, sha256: nodeSha256, tree: nodeTreeRead, chunkCache: nodeChunkCache, cacheDir: nodeCacheDir, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name], mount: nodeKernelMount(), fuse: nodeFusePort };
 }

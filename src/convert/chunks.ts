@@ -1,9 +1,11 @@
 /**
  * The chunk stage of conversion: file bodies are cut into fixed chunks, hashed, deduplicated
  * against every chunk stored so far in this image (across layers too), compressed, and handed to
- * the blob being written. One reusable chunk buffer: memory is chunk size, not file size.
+ * the blob being written. One reusable chunk buffer: memory is chunk size (times the chunks in
+ * flight when a pool compresses them on other threads), not file size.
  */
 import type { ChunkCodec, Hasher } from "../kernels/kernel.js";
+import type { ChunkCompressPool } from "../ports.js";
 import type { ChunkInfo } from "../rafs/types.js";
 
 /** Where new chunks go: the blob writer of the layer being converted. */
@@ -23,44 +25,106 @@ export interface ChunkStats {
   reusedBytes: number;
 }
 
-/** A chunk the store knows: `blob` gives the slot of a blob that joins the image only once one of its chunks is used. */
+/**
+ * A chunk the store knows: `info` is its record once written (undefined while its compression is
+ * in flight); `blob` gives the slot of a blob that joins the image only once one of its chunks is used.
+ */
 interface Known {
-  info: ChunkInfo;
+  size: number;
+  info?: ChunkInfo;
   blob?: () => number;
 }
+
+/** Receives a chunk's record, in the order the chunks were added. */
+export type OnChunkStored = (info: ChunkInfo, deduped: boolean) => void;
 
 export class ChunkStore {
   /** hex digest → the chunk as first stored. Chunk ids are digests of the uncompressed bytes. */
   private readonly known = new Map<string, Known>();
   readonly stats: ChunkStats = { chunks: 0, dedupedChunks: 0, dedupedBytes: 0, uncompressedBytes: 0, storedBytes: 0, reusedChunks: 0, reusedBytes: 0 };
+  /** With a pool: the last step of the chain that writes chunks and hands out records in order. */
+  private tail: Promise<void> = Promise.resolve();
+  /** With a pool: the writes of chunks being compressed, oldest first. */
+  private readonly inFlight: Promise<void>[] = [];
+  private readonly maxInFlight: number;
 
+  /**
+   * Without `pool` each chunk is compressed by `codec` on this thread before `add` returns; with
+   * it, up to 2 × its threads + 2 chunks are compressed at once while hashing and dedup go on here.
+   */
   constructor(
     private readonly hasher: Hasher,
     private readonly codec: ChunkCodec | undefined,
-  ) {}
+    private readonly pool?: ChunkCompressPool,
+  ) {
+    this.maxInFlight = pool ? 2 * pool.threads + 2 : 0;
+  }
 
-  /** Stores `chunk` in `target` unless an identical chunk is already in the image; returns its record. */
-  async put(chunk: Uint8Array, fileOffset: number, target: ChunkTarget): Promise<{ info: ChunkInfo; deduped: boolean }> {
+  /**
+   * Stores `chunk` in `target` unless an identical chunk is already in the image, and calls
+   * `stored` with its record: at once without a pool, else once the chunk is written (blobs get
+   * their chunks in the order they were added, whatever the scheduling). `chunk` may be reused
+   * when this resolves; call drain() before finishing `target` or reading the records.
+   */
+  async add(chunk: Uint8Array, fileOffset: number, target: ChunkTarget, stored: OnChunkStored): Promise<void> {
     const digest = this.hasher.digest(chunk);
     const key = hexKey(digest);
     this.stats.chunks++;
     this.stats.uncompressedBytes += chunk.length;
     const existing = this.known.get(key);
-    if (existing && existing.info.uncompressedSize === chunk.length) {
+    if (existing && existing.size === chunk.length) {
       this.stats.dedupedChunks++;
       this.stats.dedupedBytes += chunk.length;
       if (existing.blob) {
         this.stats.reusedChunks++;
         this.stats.reusedBytes += chunk.length;
       }
-      return { info: { ...existing.info, blobIndex: existing.blob?.() ?? existing.info.blobIndex, fileOffset }, deduped: true };
+      // The blob slot is taken now, so slots are numbered in chunk order.
+      const blobIndex = existing.blob?.();
+      const record = (info: ChunkInfo) => stored({ ...info, blobIndex: blobIndex ?? info.blobIndex, fileOffset }, true);
+      // A chunk still in flight has its record once the chain reaches this point.
+      if (this.pool) this.chain(() => record(existing.info!));
+      else record(existing.info!);
+      return;
     }
-    const compressed = this.codec?.compress(chunk);
-    const data = compressed ?? chunk;
-    const info = await target.addChunk({ digest, uncompressedSize: chunk.length, data, compressed: compressed !== undefined });
-    this.stats.storedBytes += data.length;
-    this.known.set(key, { info });
-    return { info: { ...info, fileOffset }, deduped: false };
+    if (!this.pool) {
+      const compressed = this.codec?.compress(chunk);
+      const data = compressed ?? chunk;
+      const info = await target.addChunk({ digest, uncompressedSize: chunk.length, data, compressed: compressed !== undefined });
+      this.stats.storedBytes += data.length;
+      this.known.set(key, { size: chunk.length, info });
+      stored({ ...info, fileOffset }, false);
+      return;
+    }
+    const entry: Known = { size: chunk.length };
+    this.known.set(key, entry);
+    const compressing = this.pool.compress(chunk.slice());
+    compressing.catch(() => {}); // surfaced through the chain
+    this.inFlight.push(
+      this.chain(async () => {
+        const { input, output } = await compressing;
+        const data = output ?? input;
+        entry.info = await target.addChunk({ digest, uncompressedSize: input.length, data, compressed: output !== undefined });
+        this.stats.storedBytes += data.length;
+        stored({ ...entry.info, fileOffset }, false);
+      }),
+    );
+    // Backpressure: the reader waits while the pool holds as many chunks as it may.
+    while (this.inFlight.length >= this.maxInFlight) await this.inFlight.shift();
+  }
+
+  /** One chunk, stored and written before this resolves: add() then drain(). */
+  async put(chunk: Uint8Array, fileOffset: number, target: ChunkTarget): Promise<{ info: ChunkInfo; deduped: boolean }> {
+    let record: { info: ChunkInfo; deduped: boolean } | undefined;
+    await this.add(chunk, fileOffset, target, (info, deduped) => (record = { info, deduped }));
+    await this.drain();
+    return record!;
+  }
+
+  /** Waits until every chunk added is written and its record handed out; rejects with the first failure. */
+  async drain(): Promise<void> {
+    this.inFlight.length = 0;
+    await this.tail;
   }
 
   /**
@@ -69,7 +133,15 @@ export class ChunkStore {
    */
   preload(info: ChunkInfo, blob: () => number): void {
     const key = hexKey(info.digest);
-    if (!this.known.has(key)) this.known.set(key, { info, blob });
+    if (!this.known.has(key)) this.known.set(key, { size: info.uncompressedSize, info, blob });
+  }
+
+  /** Runs `step` after every step before it; a failure skips the steps after it and is kept for drain(). */
+  private chain(step: () => void | Promise<void>): Promise<void> {
+    const next = this.tail.then(step);
+    next.catch(() => {}); // observed by drain() or add()'s backpressure
+    this.tail = next;
+    return next;
   }
 }
 

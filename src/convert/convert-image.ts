@@ -34,11 +34,25 @@ export interface ConvertImageOptions extends ConvertOptions {
   dictionaries?: readonly ChunkDictionary[];
   cache?: LayerCache;
   events?: EventSink;
+  /**
+   * Threads converting, this one included: 1 compresses chunks in this thread (as runtimes without
+   * ports.codecPool do); more hands compression to threads - 1 pool workers; default the runtime's
+   * choice. The output is byte-identical whatever the number.
+   */
+  threads?: number;
 }
 
 export interface ConvertImageResult extends ConvertResult {
   /** For registry destinations: what the push sent, skipped and mounted. */
   push?: RegistrySink["stats"];
+}
+
+/** More converting threads than this are refused (each pool worker holds its own codec). */
+export const MAX_THREADS = 64;
+
+/** INVALID_ARGUMENT unless `threads` is an integer 1..MAX_THREADS. */
+export function checkThreads(threads: number): void {
+  if (!(Number.isInteger(threads) && threads >= 1 && threads <= MAX_THREADS)) throw new StrataError("INVALID_ARGUMENT", `threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`, { threads });
 }
 
 /** Checks the options before anything is opened: bad ones are INVALID_ARGUMENT with no work done. */
@@ -63,16 +77,24 @@ export async function openDestination(ports: Ports, name: string, options: Pick<
 
 export async function convertImage(ports: Ports, source: string, destination: string, options: ConvertImageOptions = {}): Promise<ConvertImageResult> {
   const resolved = convertOptions(options);
+  const { threads } = options;
+  if (threads !== undefined) checkThreads(threads);
   const image = await openImage(ports, source, { kernels: ociKernels(ports), platform: options.platform, registry: options.registry });
   const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
   const { sink, tag } = await openDestination(ports, destination, options);
-  const result = await convert(
-    image,
-    sink,
-    tag,
-    { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) },
-    { ...resolved, events: options.events },
-    { dictionaries: options.dictionaries, cache: options.cache },
-  );
-  return sink instanceof RegistrySink ? { ...result, push: sink.stats } : result;
+  const poolThreads = threads === undefined ? undefined : threads - 1;
+  const codecPool = resolved.compressor !== "none" && poolThreads !== 0 ? await ports.codecPool?.open(resolved.compressor, { threads: poolThreads }) : undefined;
+  try {
+    const result = await convert(
+      image,
+      sink,
+      tag,
+      { digester, sha256, codec, codecPool, streamingSha256: () => createStreamingSha256(ports) },
+      { ...resolved, events: options.events },
+      { dictionaries: options.dictionaries, cache: options.cache },
+    );
+    return sink instanceof RegistrySink ? { ...result, push: sink.stats } : result;
+  } finally {
+    await codecPool?.close();
+  }
 }

@@ -17,7 +17,7 @@ import type { BlobUpload, ImageSink } from "../oci/sink.js";
 import type { Overlay } from "../fs/overlay.js";
 import type { BlobRange } from "../oci/blob.js";
 import { flatten } from "../oci/flatten.js";
-import type { PendingFile } from "../ports.js";
+import type { ChunkCompressPool, PendingFile } from "../ports.js";
 import { isStrataError, StrataError } from "../errors.js";
 import { MEDIA_TYPES, type Descriptor, type Image, type ImageManifest, type Platform } from "../oci/types.js";
 import { hex } from "../oci/verify.js";
@@ -41,6 +41,8 @@ export interface ConvertKernels {
   sha256: Hasher;
   /** undefined for compressor "none". */
   codec: ChunkCodec | undefined;
+  /** Compresses chunks on other threads instead of `codec` (same compressor, same output bytes). */
+  codecPool?: ChunkCompressPool;
   /** Streams for the blobs' data digests; createStreamingSha256 prefers the runtime's native SHA-256 (several times the kernel's speed). */
   streamingSha256?: () => Promise<StreamingSha256>;
 }
@@ -101,7 +103,7 @@ export async function convert(
   const manifest = await source.manifest();
   const config = await source.config();
   const layers = await source.layers();
-  const store = new ChunkStore(kernels.digester, kernels.codec);
+  const store = new ChunkStore(kernels.digester, kernels.codec, kernels.codecPool);
   const chunker = new FixedChunker(options.chunkSize);
   const slots = new BlobSlots();
   const dictionaries = reuse.dictionaries ?? [];
@@ -224,6 +226,7 @@ export async function convert(
   };
   /** Ends the layer being converted: its blob is finished and, when recorded, cached. */
   const endLayer = async (): Promise<void> => {
+    await store.drain();
     if (!options.singleBlob) await closeBlob();
     if (!recording) return;
     const { key, entries, blob } = recording;
@@ -264,12 +267,14 @@ export async function convert(
       onFile: async (inode: Inode, entry) => {
         current ??= await openBlob();
         const target = current.writer;
+        // Filled as the chunks are written (in order); complete once the store is drained.
         const chunks: ChunkInfo[] = [];
-        await chunker.file(entry.body(), async (chunk, fileOffset) => {
-          const stored = await store.put(chunk, fileOffset, target);
-          chunks.push(stored.info);
-          if (stored.deduped) deduped?.add(stored.info);
-        });
+        await chunker.file(entry.body(), (chunk, fileOffset) =>
+          store.add(chunk, fileOffset, target, (info, reused) => {
+            chunks.push(info);
+            if (reused) deduped?.add(info);
+          }),
+        );
         (inode as RafsInode).chunks = chunks;
         if (recording) recording.entries[recording.entries.length - 1]!.chunks = chunks;
         files++;
@@ -352,6 +357,8 @@ export async function convert(
       stats: { ...store.stats, files, inputBytes, outputBytes, layerBytesRead, cachedLayers },
     };
   } catch (e) {
+    // Chunks still in flight are written (or fail) before their blob is removed.
+    await store.drain().catch(() => {});
     // Blobs already renamed are complete and unreferenced; partial ones are removed.
     await current?.cacheCopy?.abort().catch(() => {});
     await Promise.all(uploads.map((u) => u.abort().catch(() => {})));

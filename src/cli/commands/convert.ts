@@ -1,6 +1,6 @@
 /** `strata convert SRC DST`. */
 import { openChunkDictionaries } from "../../convert/chunk-dict.js";
-import { convertImage, convertOptions as resolveConvertOptions } from "../../convert/convert-image.js";
+import { checkThreads, convertImage, convertOptions as resolveConvertOptions } from "../../convert/convert-image.js";
 import { LayerCache } from "../../convert/layer-cache.js";
 import { parseSize, type ChunkCompressor } from "../../convert/options.js";
 import { StrataError } from "../../errors.js";
@@ -29,6 +29,7 @@ export const convertCommand: Command = {
     "single-blob": { kind: "flag", describe: "one blob for the whole image instead of one per layer" },
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index (default linux/amd64)" },
     "chunk-dict": { kind: "list", describe: "a Nydus image (oci:DIR[:TAG]) or RAFS bootstrap whose chunks are reused (repeatable)" },
+    threads: { kind: "string", describe: "threads converting, this one included (1: no worker threads; default: one per core, at most 5)" },
     "cache-dir": { kind: "string", describe: "directory of converted layers to reuse and extend (default $STRATA_CACHE_DIR, else none)" },
     events: eventsOption,
     json: { kind: "flag", describe: "print the summary as JSON" },
@@ -48,6 +49,8 @@ export const convertCommand: Command = {
     };
     // Options are checked before anything is opened.
     const options = resolveConvertOptions(convertOptions);
+    const threads = args.values.has("threads") ? Number(args.values.get("threads")) : undefined;
+    if (threads !== undefined) checkThreads(threads);
     const target = parseReference(dst);
     if ((target.transport !== "oci" && target.transport !== "docker") || target.digest) throw new StrataError("INVALID_ARGUMENT", `destination must be oci:DIR[:TAG] or docker://HOST/REPO[:TAG], got ${dst}`, { destination: dst });
     const registry = await registryOptions(args, ctx);
@@ -63,7 +66,7 @@ export const convertCommand: Command = {
     const cacheDir = cacheDirOf(args, ctx);
     const cache = cacheDir === undefined ? undefined : new LayerCache(cacheDir, { files, output, sha256, dirs: ports.cacheDir, streamingSha256: () => createStreamingSha256(ports) });
     const result = await events.run((sink) =>
-      convertImage(ports, src, dst, { ...convertOptions, prefetchPatterns, platform: args.values.get("platform"), registry, dictionaries, cache, events: sink }),
+      convertImage(ports, src, dst, { ...convertOptions, threads, prefetchPatterns, platform: args.values.get("platform"), registry, dictionaries, cache, events: sink }),
     );
     const seconds = (performance.now() - started) / 1000;
     const s = result.stats;

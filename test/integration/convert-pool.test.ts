@@ -1,0 +1,197 @@
+// Conversion with chunks compressed on worker threads (runtimes/node/codec-pool.ts) writes exactly
+// the bytes of the in-thread conversion: every blob, the bootstrap and the manifest, for zstd and
+// lz4_block, small and large chunks, with chunks deduplicated inside files, across files and
+// across layers (also while the first copy is still being compressed). A failing pool fails the
+// conversion with its typed error and leaves no partial image.
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { afterAll, describe, expect, test } from "vitest";
+import { convertImage } from "../../src/convert/convert-image.js";
+import type { ChunkCompressor } from "../../src/convert/options.js";
+import { isStrataError, StrataError } from "../../src/errors.js";
+import { chunkCodecFor } from "../../src/kernels/index.js";
+import type { ChunkCompressPool, Ports } from "../../src/ports.js";
+import type { TarWriteEntry } from "../../src/tar/writer.js";
+import { nodeCodecPool, openNodeCodecPool } from "../../runtimes/node/codec-pool.js";
+import { ports as basePorts, verifyLayout } from "../helpers/convert-reuse.js";
+import { writeLayersLayout } from "../helpers/unpack.js";
+
+const work = mkdtempSync(join(tmpdir(), "strata-convert-pool-"));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+const ports: Ports = { ...basePorts, codecPool: nodeCodecPool };
+
+/** mulberry32: deterministic bytes for a seed. */
+function random(seed: number): (n: number) => Uint8Array {
+  let a = seed >>> 0;
+  const next = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return (n) => {
+    const out = new Uint8Array(n);
+    for (let i = 0; i < n; i++) out[i] = (next() * 256) | 0;
+    return out;
+  };
+}
+
+const concat = (...parts: Uint8Array[]) => {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+};
+const text = (n: number, seed: number) => new TextEncoder().encode(Array.from({ length: Math.ceil(n / 24) }, (_, i) => `line ${(i * seed) % 977} of ${seed}\n`).join("").slice(0, n));
+const repeat = (block: Uint8Array, times: number) => concat(...Array.from({ length: times }, () => block));
+
+/**
+ * Three layers: compressible and incompressible files around both chunk sizes, a file of one
+ * repeated 4 KiB block (its chunks deduplicate while the first is in flight), two identical files,
+ * and copies of earlier layers' files (deduplicated across layers).
+ */
+function layers(seed: number): TarWriteEntry[][] {
+  const bytes = random(seed);
+  const block = bytes(4096);
+  const big = concat(text(1_500_000, seed), bytes(700_000), text(900_000, seed + 1));
+  const file = (path: string, data: Uint8Array): TarWriteEntry => ({ path, type: "file", mode: 0o644, data });
+  return [
+    [
+      { path: "data/", type: "dir", mode: 0o755 },
+      file("data/empty", new Uint8Array(0)),
+      file("data/one", bytes(1)),
+      file("data/text", text(4095, seed)),
+      file("data/block-sized", bytes(4096)),
+      file("data/big", big),
+      file("data/noise", bytes(1_200_000)),
+      file("data/repeated", repeat(block, 300)),
+    ],
+    [
+      file("data/copy-a", concat(text(40_000, seed + 2), block)),
+      file("data/copy-b", concat(text(40_000, seed + 2), block)),
+      file("data/big-again", big),
+      file("data/repeated-longer", repeat(block, 600)),
+    ],
+    [file("data/text", text(10_000, seed + 3)), file("data/mixed", concat(repeat(block, 260), bytes(5000), big.subarray(0, 1 << 20)))],
+  ];
+}
+
+/** sha256 of every file under `dir`, by relative path. */
+function digests(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath ?? entry.path, entry.name);
+    out.set(relative(dir, path), createHash("sha256").update(readFileSync(path)).digest("hex"));
+  }
+  return out;
+}
+
+let counter = 0;
+async function convertWith(source: string, options: { compressor: ChunkCompressor; chunkSize: number; threads?: number }, with_: Ports = ports) {
+  const out = join(work, `out-${counter++}`);
+  const result = await convertImage(with_, `oci:${source}:latest`, `oci:${out}:latest`, options);
+  return { out, result };
+}
+
+describe("convert with a codec pool writes the in-thread bytes", () => {
+  const cases: [ChunkCompressor, number, number][] = [
+    ["zstd", 4096, 1],
+    ["zstd", 1 << 20, 2],
+    ["lz4_block", 4096, 3],
+    ["lz4_block", 1 << 20, 4],
+  ];
+  test.each(cases)("%s, chunk size %i, seed %i", async (compressor, chunkSize, seed) => {
+    const source = join(work, `src-${compressor}-${chunkSize}`);
+    writeLayersLayout(source, layers(seed));
+    const inThread = await convertWith(source, { compressor, chunkSize, threads: 1 });
+    const pooled = await convertWith(source, { compressor, chunkSize, threads: 3 });
+    expect(digests(pooled.out)).toEqual(digests(inThread.out));
+    expect(pooled.result.manifest).toEqual(inThread.result.manifest);
+    expect(pooled.result.stats).toEqual(inThread.result.stats);
+    // The image really exercises dedup (within files, across files and layers) and raw chunks.
+    expect(inThread.result.stats.dedupedChunks).toBeGreaterThan(chunkSize === 4096 ? 800 : 3);
+    expect(inThread.result.blobs.length).toBe(3);
+    const report = await verifyLayout(pooled.out);
+    expect(report.ok, JSON.stringify(report).slice(0, 500)).toBe(true);
+  });
+});
+
+describe("codec pool", () => {
+  test("compresses as the in-thread codec does, and hands incompressible chunks back raw", async () => {
+    for (const compressor of ["zstd", "lz4_block"] as const) {
+      const codec = (await chunkCodecFor(ports, compressor))!;
+      const pool = await openNodeCodecPool(compressor, { threads: 2 });
+      try {
+        const bytes = random(7);
+        const chunks = [text(1 << 20, 5), bytes(4096), concat(text(3000, 9), bytes(1100)), new Uint8Array(65536), bytes(1)];
+        const results = await Promise.all(chunks.map((c) => pool.compress(c.slice())));
+        const sha = (bytes: Uint8Array | undefined) => bytes && createHash("sha256").update(bytes).digest("hex");
+        results.forEach(({ input, output }, i) => {
+          expect(sha(input)).toBe(sha(chunks[i]));
+          expect(sha(output)).toBe(sha(codec.compress(chunks[i]!)));
+        });
+        expect(results[0]!.output!.length).toBeLessThan(chunks[0]!.length);
+        expect(results[1]!.output).toBeUndefined();
+      } finally {
+        await pool.close();
+      }
+      await expect(pool.compress(new Uint8Array(8))).rejects.toMatchObject({ code: "WORKER" });
+    }
+  });
+
+  test("a chunk the worker's codec refuses is that typed error", async () => {
+    const pool = await openNodeCodecPool("lz4_block", { threads: 1 });
+    try {
+      const error = await pool.compress(new Uint8Array(17 << 20)).then(() => undefined, (e: unknown) => e);
+      expect(isStrataError(error, "INVALID_ARGUMENT"), String(error)).toBe(true);
+      // The pool still works after a refused chunk.
+      expect((await pool.compress(new Uint8Array(4096))).output!.length).toBeLessThan(4096);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test("thread counts out of range are refused before any work", async () => {
+    await expect(openNodeCodecPool("zstd", { threads: 0 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    const out = join(work, "out-threads");
+    await expect(convertImage(ports, `oci:${join(work, "absent")}:latest`, `oci:${out}:latest`, { threads: 0 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(convertImage(ports, `oci:${join(work, "absent")}:latest`, `oci:${out}:latest`, { threads: 1.5 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(existsSync(out)).toBe(false);
+  });
+});
+
+test("a pool whose compress fails fails the conversion with its typed error and leaves no partial image", async () => {
+  const source = join(work, "src-failing");
+  writeLayersLayout(source, layers(11));
+  let closed = false;
+  const failing: Ports = {
+    ...ports,
+    codecPool: {
+      async open(compressor) {
+        const real = await openNodeCodecPool(compressor, { threads: 1 });
+        let calls = 0;
+        const pool: ChunkCompressPool = {
+          threads: 2,
+          compress: (chunk) => (++calls === 40 ? Promise.reject(new StrataError("CORRUPT_DATA", "injected: chunk 40 failed")) : real.compress(chunk)),
+          close: async () => {
+            closed = true;
+            await real.close();
+          },
+        };
+        return pool;
+      },
+    },
+  };
+  const error = await convertWith(source, { compressor: "zstd", chunkSize: 4096 }, failing).then(() => undefined, (e: unknown) => e);
+  expect(isStrataError(error, "CORRUPT_DATA"), String(error)).toBe(true);
+  expect(closed).toBe(true);
+  const dir = join(work, `out-${counter - 1}`);
+  expect(existsSync(join(dir, "index.json"))).toBe(false);
+  if (existsSync(join(dir, "blobs/sha256"))) expect(readdirSync(join(dir, "blobs/sha256"))).toEqual([]);
+});
