@@ -131,7 +131,11 @@ export class StrataInspector extends HTMLElement {
     const progress = this.$<HTMLProgressElement>("#progress");
     progress.hidden = false;
     progress.removeAttribute("value");
-    const reply = await this.ask(request);
+    const reply = await this.ask(request, (p) => {
+      progress.max = Math.max(1, p.total);
+      progress.value = p.done;
+      this.status(`Opening ${what}: ${p.phase} ${p.done}/${p.total}`);
+    });
     progress.hidden = true;
     if (reply.type !== "opened") return this.fail(reply);
     this.summary = reply.image;
@@ -261,6 +265,9 @@ export class StrataInspector extends HTMLElement {
     if (node.failures.length) parts.push(el("h2", "Verify failures"), ...node.failures.map((m) => el("p", m, "failure")));
     box.replaceChildren(...parts);
     if (row.type !== "file" || row.deleted) return;
+    // Arrowing through the tree selects every row on the way: read only where the cursor rests.
+    await new Promise((settle) => setTimeout(settle, 150));
+    if (this.selected !== node) return;
     if (row.chunks) {
       const reply = await this.ask({ type: "chunks", path: row.path });
       if (this.selected !== node) return;

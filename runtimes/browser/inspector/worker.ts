@@ -58,7 +58,10 @@ const BLOB_ID = /^[0-9a-f]{64}$/;
 const decoder = new TextDecoder();
 const json = (bytes: Uint8Array): unknown => JSON.parse(decoder.decode(bytes));
 
-async function openFiles(files: File[]): Promise<{ image: ImageSummary; rows: TreeRow[] }> {
+/** Tells the page how far a long step got. */
+type Report = (phase: string, done: number, total: number) => void;
+
+async function openFiles(files: File[], report: Report): Promise<{ image: ImageSummary; rows: TreeRow[] }> {
   if (files.length === 0) throw new StrataError("INVALID_ARGUMENT", "no file was picked");
   ports = { wasm, fetch: ports.fetch, files: pickedFiles(files) };
   const oci = ociKernels(ports);
@@ -70,7 +73,7 @@ async function openFiles(files: File[]): Promise<{ image: ImageSummary; rows: Tr
       });
     });
     if (isNydusManifest((await image.manifest()).layers)) return showNydus(await openNydusImage(image, { kernels: oci, name: files[0]!.name }));
-    return showOci(image, files[0]!.name);
+    return showOci(image, files[0]!.name, report);
   }
   // A bootstrap and its blobs, each blob file named by its blob id.
   const bootstrap = files.find((f) => !BLOB_ID.test(f.name));
@@ -89,7 +92,7 @@ async function isTar(file: File): Promise<boolean> {
   return decoder.decode(head) === "ustar";
 }
 
-async function openRegistry(reference: string, token: string | undefined, insecure: boolean): Promise<{ image: ImageSummary; rows: TreeRow[] }> {
+async function openRegistry(reference: string, token: string | undefined, insecure: boolean, report: Report): Promise<{ image: ImageSummary; rows: TreeRow[] }> {
   const ref = reference.startsWith("docker://") ? reference : `docker://${reference}`;
   // A bearer token goes on every request the client makes itself (registries that hand one out
   // to the page through their own login flow).
@@ -103,15 +106,19 @@ async function openRegistry(reference: string, token: string | undefined, insecu
   const options = { kernels: oci, registry: { insecure } };
   const image = await openImage(ports, ref, options);
   if (isNydusManifest((await image.manifest()).layers)) return showNydus(await openNydus(ports, ref, options));
-  return showOci(image, ref);
+  return showOci(image, ref, report);
 }
 
-async function showOci(image: Image, name: string): Promise<{ image: ImageSummary; rows: TreeRow[] }> {
+async function showOci(image: Image, name: string, report: Report): Promise<{ image: ImageSummary; rows: TreeRow[] }> {
   const manifest = await image.manifest();
   const history = new LayerHistory();
   const heads = new Map<Inode, Uint8Array>();
   let budget = HEAD_BUDGET;
   const root = await flatten(image, {
+    beforeLayer(index) {
+      report("layers", index, manifest.layers.length);
+      return false;
+    },
     onEntry: (entry, layer) => history.entry(entry, layer),
     async onFile(inode, entry) {
       const parts: Uint8Array[] = [];
@@ -184,16 +191,20 @@ function join(parts: readonly Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-async function verify(id: number): Promise<Reply> {
-  const current = need();
+/** Progress for request `id`: the page needs a few updates a second, not one per chunk. */
+function reporter(id: number): Report {
   let last = 0;
-  const progress = (phase: string, done: number, total: number) => {
+  return (phase, done, total) => {
     const now = Date.now();
-    // The page needs a few updates a second, not one per chunk.
     if (done < total && now - last < 50) return;
     last = now;
     scope.postMessage({ id, type: "progress", phase, done, total });
   };
+}
+
+async function verify(id: number): Promise<Reply> {
+  const current = need();
+  const progress = reporter(id);
   if (current.kind === "nydus") {
     const report = await verifyNydusImage(current.image, await kernels(), { onProgress: (p) => progress(p.phase, p.done, p.total) });
     const failures: FailureRow[] = report.failures.map(({ message, check, path, chunk, layer, blobId }) => ({ message, check, path, chunk, layer, blobId }));
@@ -276,7 +287,8 @@ async function handle(request: Request): Promise<Reply> {
     case "open-files":
     case "open-registry": {
       opened = undefined;
-      const shown = request.type === "open-files" ? await openFiles(request.files) : await openRegistry(request.reference, request.token, request.insecure ?? false);
+      const report = reporter(id);
+      const shown = request.type === "open-files" ? await openFiles(request.files, report) : await openRegistry(request.reference, request.token, request.insecure ?? false, report);
       return { id, type: "opened", ...shown };
     }
     case "verify":
