@@ -6,7 +6,9 @@ import { changeBadge, formatBytes, TreeView, type TreeNode } from "./tree.js";
 import { STYLE } from "./style.js";
 
 type Pending = { resolve(reply: Reply): void; progress?(reply: Extract<Reply, { type: "progress" }>): void };
-type Ask = Request extends infer R ? (R extends { id: number } ? Omit<R, "id"> : never) : never;
+/** A request before it is numbered (Omit distributed over the union). */
+type Unnumbered<T> = T extends unknown ? Omit<T, "id"> : never;
+type Ask = Unnumbered<Request>;
 
 const TEMPLATE = `
 <style>${STYLE}</style>

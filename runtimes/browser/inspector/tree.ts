@@ -112,10 +112,6 @@ export class TreeView {
     this.refresh();
   }
 
-  get visibleCount(): number {
-    return this.visible.length;
-  }
-
   private node(row: TreeRow): TreeNode {
     const existing = this.byPath.get(row.path);
     if (existing) {
