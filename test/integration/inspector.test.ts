@@ -172,7 +172,7 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
   let server: Server;
   let base: string;
   let context: BrowserContext;
-  const images = {} as { oci: string; nydus: string[]; corrupt: string[]; hamburger: string; nydusArchive: string; dedup: string[] };
+  const images = {} as { oci: string; nydus: string[]; corrupt: string[]; hamburger: string; nydusArchive: string; dedup: string[]; damagedOci: string };
   let damagedPaths: Set<string>;
   let sourceFiles: Map<string, Uint8Array>;
   let damagedPath: string;
@@ -217,6 +217,18 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
     ];
     const hamburger = layoutOf(layers);
     writeFileSync(images.hamburger, layoutTar(hamburger));
+    // A copy whose last layer has one byte changed.
+    const manifestOf = (files: Map<string, Uint8Array>) => {
+      const index = JSON.parse(new TextDecoder().decode(files.get("index.json"))) as { manifests: { digest: string }[] };
+      return JSON.parse(new TextDecoder().decode(files.get(`blobs/sha256/${index.manifests[0]!.digest.slice(7)}`))) as { layers: { digest: string }[] };
+    };
+    const damaged = new Map(hamburger);
+    const lastLayer = `blobs/sha256/${manifestOf(hamburger).layers[2]!.digest.slice(7)}`;
+    const bytes = hamburger.get(lastLayer)!.slice();
+    bytes[600]! ^= 0x01;
+    damaged.set(lastLayer, bytes);
+    images.damagedOci = join(work, "damaged.oci.tar");
+    writeFileSync(images.damagedOci, layoutTar(damaged));
     // Its Nydus conversion: the two copies of the motd share their chunks.
     const dedupDir = join(work, "dedup-layout");
     await convertLayoutFiles(dedupDir, hamburger);
@@ -548,6 +560,7 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
       for (const [path, message] of [
         [notes, /^BAD_BOOTSTRAP: notes\.txt is neither a tar \(oci-archive, docker-archive\) nor a Nydus bootstrap/],
         [emptyTar, /^[A-Z_]+: .*(oci-layout|index\.json|manifest\.json)/],
+        [images.damagedOci, /^DIGEST_MISMATCH: .*layer 2/],
       ] as const) {
         await page.locator("strata-inspector #files").setInputFiles([path]);
         await page.waitForSelector('strata-inspector[data-state="error"]', { timeout: 30_000 });
