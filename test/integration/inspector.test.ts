@@ -366,13 +366,17 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
   }
 
   test("an oci-archive: the tree lists every path and size inspectImage gives, virtualised", async () => {
-    const expected = await inspectImage(await openImage(ports, `oci-archive:${images.oci}`, { kernels: oci }), oci);
+    const image = await openImage(ports, `oci-archive:${images.oci}`, { kernels: oci });
+    const expected = await inspectImage(image, oci);
     const page = await newPage();
     const requests: string[] = [];
     page.on("request", (r) => requests.push(r.url()));
     try {
       await pick(page, [images.oci]);
       expect(await shownStats(page)).toEqual(statsOf(expected));
+      // The layer table: index, size in bytes, media type and digest per layer.
+      const layerRows = await page.locator("strata-inspector #image table").first().locator("tr").evaluateAll((trs) => trs.slice(1).map((tr) => [...tr.querySelectorAll("td")].map((td) => td.textContent)));
+      expect(layerRows.map((r) => [r[0], r[3], r[4]])).toEqual((await image.manifest()).layers.map((l, i) => [String(i), l.mediaType, `${l.digest.slice(0, 19)}…`]));
       const { rows, maxInDom } = await allRows(page);
       const live = new Map([...rows].filter(([, r]) => !r.deleted).map(([path, r]) => [path, { size: r.size, type: r.type }]));
       expect(live).toEqual(new Map(expected.map((e) => [e.path, { size: e.size, type: e.type }])));
@@ -625,6 +629,9 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
       expect(await active()).toEqual({ path: "/var", expanded: "true", level: "2" });
       await page.keyboard.press("End");
       expect((await active()).path).toBe("/var/old.log");
+      // The current row carries a visible focus ring while the tree has focus.
+      const ring = await tree.evaluate((t) => getComputedStyle((t.getRootNode() as ShadowRoot).getElementById(t.getAttribute("aria-activedescendant")!)!).outlineStyle);
+      expect(ring).toBe("solid");
       await shot(page, "keyboard");
     } finally {
       await page.close();

@@ -209,8 +209,8 @@ export class StrataInspector extends HTMLElement {
     if (image.layers.length) {
       parts.push(
         table(
-          ["#", "media type", "size", "digest", ...(image.kind === "oci" ? ["changes"] : ["role"])],
-          image.layers.map((l) => [String(l.index), l.mediaType, formatBytes(l.size), short(l.digest), image.kind === "oci" ? layerChanges(rows, l.index) : (l.role ?? "")]),
+          ["#", "size", image.kind === "oci" ? "changes" : "role", "media type", "digest"],
+          image.layers.map((l) => [String(l.index), formatBytes(l.size), image.kind === "oci" ? layerChanges(rows, l.index) : (l.role ?? ""), l.mediaType, short(l.digest)]),
           "Layers",
         ),
       );
@@ -249,8 +249,8 @@ export class StrataInspector extends HTMLElement {
     const facts: [string, string][] = [
       ["path", row.path],
       ["type", row.type],
-      ["size", row.type === "file" ? `${formatBytes(row.size)} (${row.size} bytes)` : "—"],
-      ["mode", row.mode.toString(8).padStart(4, "0")],
+      ["size", row.type === "file" && !row.deleted ? `${formatBytes(row.size)} (${row.size} bytes)` : "—"],
+      ["mode", row.deleted ? "—" : row.mode.toString(8).padStart(4, "0")],
     ];
     if (row.target !== undefined) facts.push(["target", row.target]);
     if (row.linkTo !== undefined) facts.push(["hardlink to", row.linkTo]);
