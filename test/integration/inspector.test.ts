@@ -542,9 +542,16 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
   });
 
   test.skipIf(!existsSync(hamburgerArchive))("the corpus hamburger docker-archive shows its whiteout", async () => {
+    const expected = await inspectImage(await openImage(ports, `docker-archive:${hamburgerArchive}`, { kernels: oci }), oci);
     const page = await newPage();
     try {
       await pick(page, [hamburgerArchive], 120_000);
+      expect(await shownStats(page)).toEqual(statsOf(expected));
+      // Thousands of paths, a few dozen rows in the DOM.
+      await page.locator("strata-inspector #expand").click();
+      const inDom = await page.locator('strata-inspector [role="treeitem"]').count();
+      expect(inDom).toBeGreaterThan(10);
+      expect(inDom).toBeLessThan(100);
       await page.locator("strata-inspector #filter").fill("blob.bin");
       const row = page.locator('strata-inspector [role="treeitem"][data-path="/data/blob.bin"]');
       await expect.poll(() => row.textContent()).toContain("whited out in layer 2 · re-added in layer 3");
