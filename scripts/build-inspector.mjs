@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Builds the inspector into one folder that can be served as is (or loaded into a devtools panel):
-// index.html, inspector.js (the <strata-inspector> element), worker.js and the wasm/ kernels.
+// index.html, inspector.js (the <strata-inspector> element), worker.js and the wasm/ kernels, plus
+// manifest.json and devtools.html/js so the folder also loads as an extension with a devtools panel.
 // Usage: node scripts/build-inspector.mjs [OUT_DIR]   (default dist/inspector)
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join, resolve } from "node:path";
@@ -28,6 +29,8 @@ await build({
   logLevel: "error",
 });
 copyFileSync(join(source, "index.html"), join(out, "index.html"));
+// The same folder loads as an unpacked browser extension with a devtools panel.
+for (const file of readdirSync(join(source, "extension"))) copyFileSync(join(source, "extension", file), join(out, file));
 const kernels = readdirSync(join(root, "wasm")).filter((f) => KERNELS.test(f));
 for (const file of kernels) copyFileSync(join(root, "wasm", file), join(out, "wasm", file));
 console.log(`inspector built in ${out} (${kernels.length} kernels)`);

@@ -172,6 +172,7 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
   let server: Server;
   let base: string;
   let context: BrowserContext;
+  let site: string;
   const images = {} as { oci: string; nydus: string[]; corrupt: string[]; hamburger: string; nydusArchive: string; dedup: string[]; damagedOci: string };
   let damagedPaths: Set<string>;
   let sourceFiles: Map<string, Uint8Array>;
@@ -183,7 +184,7 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
     artifacts = process.env.STRATA_ARTIFACTS ?? mkdtempSync(join(tmpdir(), "strata-inspector-shots-"));
     mkdirSync(artifacts, { recursive: true });
     console.log(`inspector screenshots: ${artifacts}`);
-    const site = join(work, "site");
+    site = join(work, "site");
     execFileSync(process.execPath, [join(repo, "scripts/build-inspector.mjs"), site], { stdio: "pipe" });
 
     // A random layout as an oci-archive, and its Nydus conversion as a bootstrap with blob files.
@@ -642,6 +643,27 @@ describe.skipIf(missing !== undefined)("<strata-inspector> in Chromium", () => {
       await shot(page, "keyboard");
     } finally {
       await page.close();
+    }
+  });
+
+  test("the folder loads as an unpacked extension whose page opens an image", async () => {
+    const { chromium } = await import("playwright-core");
+    // Chromium names an unpacked extension after its path: sha256, first 32 hex digits as a–p.
+    const id = [...sha256(utf8.encode(site)).slice(0, 32)].map((c) => String.fromCharCode(97 + parseInt(c, 16))).join("");
+    const extension = await chromium.launchPersistentContext(join(work, "extension-profile"), {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run", `--disable-extensions-except=${site}`, `--load-extension=${site}`],
+    });
+    try {
+      const page = await extension.newPage();
+      await page.goto(`chrome-extension://${id}/index.html`);
+      await page.waitForFunction(() => customElements.get("strata-inspector") !== undefined, undefined, { timeout: 20_000 });
+      await pick(page, [images.hamburger]);
+      expect(await verify(page)).toBe("verified");
+      await shot(page, "extension-page");
+    } finally {
+      await extension.close();
     }
   });
 
