@@ -94,7 +94,7 @@ export class StrataInspector extends HTMLElement {
 
   disconnectedCallback(): void {
     this.worker?.terminate();
-    this.worker = undefined;
+    this.settleAll("the inspector was removed from the page");
   }
 
   /** Opens an oci-archive or docker-archive tar, or a Nydus bootstrap with its blob files. */
@@ -176,13 +176,16 @@ export class StrataInspector extends HTMLElement {
       this.pending.delete(reply.id);
       waiting.resolve(reply);
     };
-    worker.onerror = (e) => {
-      // A worker that failed to load answers nothing: settle everything that waits on it.
-      for (const [id, waiting] of this.pending) waiting.resolve({ id, type: "error", message: `the worker failed: ${e.message || "could not load worker.js"}` });
-      this.pending.clear();
-      this.worker = undefined;
-    };
+    // A worker that failed to load answers nothing: settle everything that waits on it.
+    worker.onerror = (e) => this.settleAll(`the worker failed: ${e.message || "could not load worker.js"}`);
     return worker;
+  }
+
+  /** Answers every open request with an error and forgets the worker (and the image it held). */
+  private settleAll(message: string): void {
+    for (const [id, waiting] of this.pending) waiting.resolve({ id, type: "error", message });
+    this.pending.clear();
+    this.worker = undefined;
   }
 
   private fail(reply: Reply): void {
