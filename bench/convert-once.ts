@@ -16,5 +16,8 @@ const options = resolveOptions({}, ["none", "lz4_block", "zstd"], "zstd");
 const source = await openOciLayout(ports.files!, dir!, { kernels: ociKernels(ports) });
 const dest = await LayoutWriter.open(out!, ports.output!, ports.files!, { sha256: () => createStreamingSha256(ports) });
 const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
-await convert(source, dest, "bench", { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, options);
+// As `strata convert` does by default: chunks compressed on worker threads (their memory counts too).
+const codecPool = options.compressor === "none" ? undefined : await ports.codecPool!.open(options.compressor);
+await convert(source, dest, "bench", { digester, sha256, codec, codecPool, streamingSha256: () => createStreamingSha256(ports) }, options);
+await codecPool?.close();
 console.log(JSON.stringify({ peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024) }));

@@ -53,23 +53,28 @@ export default async function convertBench(): Promise<BenchCase[]> {
     const peak = standalonePeakRssMiB(dir, join(out, `${name}-rss`));
     let outputBytes = 0;
     let run = 0;
-    cases.push({
-      bench,
-      impl: "strata",
-      bytes,
-      async run() {
-        try {
-          const source = await openOciLayout(ports.files!, dir, { kernels: ociKernels(ports) });
-          const dest = await LayoutWriter.open(join(out, `${name}-${run++}`), ports.output!, ports.files!, { sha256: () => createStreamingSha256(ports) });
-          const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
-          const result = await convert(source, dest, "bench", { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, options);
-          outputBytes = result.stats.outputBytes;
-        } finally {
-          rmSync(join(out, `${name}-${run - 1}`), { recursive: true, force: true });
-        }
-      },
-      extra: () => ({ peak_rss_mib: peak, output_mib: +(outputBytes / 1048576).toFixed(1) }),
-    });
+    // "strata" compresses chunks on worker threads (the default of `strata convert`); "--threads 1" in this one.
+    for (const threads of [undefined, 1]) {
+      cases.push({
+        bench,
+        impl: threads === undefined ? "strata" : `strata --threads ${threads}`,
+        bytes,
+        async run() {
+          const codecPool = threads === 1 || options.compressor === "none" ? undefined : await ports.codecPool!.open(options.compressor);
+          try {
+            const source = await openOciLayout(ports.files!, dir, { kernels: ociKernels(ports) });
+            const dest = await LayoutWriter.open(join(out, `${name}-${run++}`), ports.output!, ports.files!, { sha256: () => createStreamingSha256(ports) });
+            const [digester, sha256, codec] = await Promise.all([hasherFor(ports, options.digester), createSha256(ports), chunkCodecFor(ports, options.compressor)]);
+            const result = await convert(source, dest, "bench", { digester, sha256, codec, codecPool, streamingSha256: () => createStreamingSha256(ports) }, options);
+            outputBytes = result.stats.outputBytes;
+          } finally {
+            await codecPool?.close();
+            rmSync(join(out, `${name}-${run - 1}`), { recursive: true, force: true });
+          }
+        },
+        extra: () => ({ ...(threads === undefined ? { peak_rss_mib: peak } : {}), output_mib: +(outputBytes / 1048576).toFixed(1) }),
+      });
+    }
     if (existsSync(flat)) {
       cases.push({
         bench,

@@ -44,20 +44,24 @@ export class ChunkStore {
   readonly stats: ChunkStats = { chunks: 0, dedupedChunks: 0, dedupedBytes: 0, uncompressedBytes: 0, storedBytes: 0, reusedChunks: 0, reusedBytes: 0 };
   /** With a pool: the last step of the chain that writes chunks and hands out records in order. */
   private tail: Promise<void> = Promise.resolve();
-  /** With a pool: the writes of chunks being compressed, oldest first. */
-  private readonly inFlight: Promise<void>[] = [];
-  private readonly maxInFlight: number;
+  /** With a pool: the writes of chunks not yet written, oldest first. */
+  private readonly pending: Promise<void>[] = [];
+  /** Chunks in the pool now. */
+  private inPool = 0;
+  private readonly pool?: ChunkCompressPool;
 
   /**
-   * Without `pool` each chunk is compressed by `codec` on this thread before `add` returns; with
-   * it, up to 2 × its threads + 2 chunks are compressed at once while hashing and dedup go on here.
+   * Without `pool` each chunk is compressed by `codec` on this thread before `add` returns. With
+   * it (and a codec of the same compressor, which gives the same bytes) up to 2 chunks per pool
+   * thread are compressed there while hashing and dedup go on here; chunks too small to be worth
+   * sending, or arriving while the pool is full, are compressed here rather than waited for.
    */
   constructor(
     private readonly hasher: Hasher,
     private readonly codec: ChunkCodec | undefined,
-    private readonly pool?: ChunkCompressPool,
+    pool?: ChunkCompressPool,
   ) {
-    this.maxInFlight = pool ? 2 * pool.threads + 2 : 0;
+    if (codec) this.pool = pool;
   }
 
   /**
@@ -98,19 +102,28 @@ export class ChunkStore {
     }
     const entry: Known = { size: chunk.length };
     this.known.set(key, entry);
-    const compressing = this.pool.compress(chunk.slice());
-    compressing.catch(() => {}); // surfaced through the chain
-    this.inFlight.push(
+    const size = chunk.length;
+    let compressing: Promise<{ input: Uint8Array; output: Uint8Array | undefined }>;
+    if (size >= POOL_MIN_CHUNK && this.inPool < 2 * this.pool.threads) {
+      this.inPool++;
+      compressing = this.pool.compress(chunk.slice()).finally(() => this.inPool--);
+      compressing.catch(() => {}); // surfaced through the chain
+    } else {
+      // Copied: the codec's output and the chunk buffer are reused before the chain writes them.
+      const output = this.codec!.compress(chunk)?.slice();
+      compressing = Promise.resolve({ input: output ? chunk.subarray(0, 0) : chunk.slice(), output });
+    }
+    this.pending.push(
       this.chain(async () => {
         const { input, output } = await compressing;
         const data = output ?? input;
-        entry.info = await target.addChunk({ digest, uncompressedSize: input.length, data, compressed: output !== undefined });
+        entry.info = await target.addChunk({ digest, uncompressedSize: size, data, compressed: output !== undefined });
         this.stats.storedBytes += data.length;
         stored({ ...entry.info, fileOffset }, false);
       }),
     );
-    // Backpressure: the reader waits while the pool holds as many chunks as it may.
-    while (this.inFlight.length >= this.maxInFlight) await this.inFlight.shift();
+    // Backpressure: the reader waits while this many chunks wait to be written.
+    while (this.pending.length >= 4 * this.pool.threads + 4) await this.pending.shift();
   }
 
   /** One chunk, stored and written before this resolves: add() then drain(). */
@@ -123,7 +136,7 @@ export class ChunkStore {
 
   /** Waits until every chunk added is written and its record handed out; rejects with the first failure. */
   async drain(): Promise<void> {
-    this.inFlight.length = 0;
+    this.pending.length = 0;
     await this.tail;
   }
 
@@ -181,6 +194,9 @@ export class FixedChunker {
     this.filled = 0;
   }
 }
+
+/** Smaller chunks are compressed on this thread: sending them costs about as much as compressing them. */
+const POOL_MIN_CHUNK = 16 << 10;
 
 function hexKey(digest: Uint8Array): string {
   let s = "";

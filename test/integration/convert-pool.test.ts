@@ -8,10 +8,13 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
+import { openChunkDictionaries } from "../../src/convert/chunk-dict.js";
 import { convertImage } from "../../src/convert/convert-image.js";
-import type { ChunkCompressor } from "../../src/convert/options.js";
+import { LayerCache } from "../../src/convert/layer-cache.js";
+import { resolveOptions, type ChunkCompressor } from "../../src/convert/options.js";
 import { isStrataError, StrataError } from "../../src/errors.js";
 import { chunkCodecFor } from "../../src/kernels/index.js";
+import { createSha256, createStreamingSha256 } from "../../src/kernels/sha256.js";
 import type { ChunkCompressPool, Ports } from "../../src/ports.js";
 import type { TarWriteEntry } from "../../src/tar/writer.js";
 import { nodeCodecPool, openNodeCodecPool } from "../../runtimes/node/codec-pool.js";
@@ -103,6 +106,7 @@ describe("convert with a codec pool writes the in-thread bytes", () => {
   const cases: [ChunkCompressor, number, number][] = [
     ["zstd", 4096, 1],
     ["zstd", 1 << 20, 2],
+    ["zstd", 65536, 5],
     ["lz4_block", 4096, 3],
     ["lz4_block", 1 << 20, 4],
   ];
@@ -120,6 +124,37 @@ describe("convert with a codec pool writes the in-thread bytes", () => {
     const report = await verifyLayout(pooled.out);
     expect(report.ok, JSON.stringify(report).slice(0, 500)).toBe(true);
   });
+});
+
+test("with a chunk dictionary and a layer cache, cold and warm, the pool writes the in-thread bytes", async () => {
+  const options = { compressor: "zstd" as const, chunkSize: 16384 };
+  const all = layers(21);
+  const dictSource = join(work, "src-dict");
+  writeLayersLayout(dictSource, all.slice(0, 2));
+  const source = join(work, "src-with-dict");
+  writeLayersLayout(source, [all[1]!, all[0]!, all[2]!]);
+  const dictImage = (await convertWith(dictSource, { ...options, threads: 1 })).out;
+  const sha256 = await createSha256(ports);
+  const runs = async (threads: number) => {
+    const cacheDir = join(work, `cache-${threads}`);
+    const cache = new LayerCache(cacheDir, { files: ports.files!, output: ports.output!, sha256, dirs: ports.cacheDir, streamingSha256: () => createStreamingSha256(ports) });
+    const dictionaries = await openChunkDictionaries(ports, [`oci:${dictImage}:latest`], resolveOptions(options, ["zstd"], "zstd"), sha256);
+    const out: { out: string; result: Awaited<ReturnType<typeof convertImage>> }[] = [];
+    for (let i = 0; i < 2; i++) {
+      const dir = join(work, `out-${counter++}`);
+      out.push({ out: dir, result: await convertImage(ports, `oci:${source}:latest`, `oci:${dir}:latest`, { ...options, threads, dictionaries, cache }) });
+    }
+    return out;
+  };
+  const [inThread, pooled] = [await runs(1), await runs(3)];
+  for (const i of [0, 1]) {
+    expect(digests(pooled[i]!.out)).toEqual(digests(inThread[i]!.out));
+    expect(pooled[i]!.result.stats).toEqual(inThread[i]!.result.stats);
+  }
+  // Dictionary chunks were reused the first time; the second run replayed cached layers.
+  expect(inThread[0]!.result.stats.reusedChunks).toBeGreaterThan(0);
+  expect(inThread[0]!.result.dictionaryBlobs.length).toBeGreaterThan(0);
+  expect(inThread[1]!.result.stats.cachedLayers).toBe(3);
 });
 
 describe("codec pool", () => {
@@ -170,15 +205,15 @@ test("a pool whose compress fails fails the conversion with its typed error and 
   const source = join(work, "src-failing");
   writeLayersLayout(source, layers(11));
   let closed = false;
+  let calls = 0;
   const failing: Ports = {
     ...ports,
     codecPool: {
       async open(compressor) {
         const real = await openNodeCodecPool(compressor, { threads: 1 });
-        let calls = 0;
         const pool: ChunkCompressPool = {
           threads: 2,
-          compress: (chunk) => (++calls === 40 ? Promise.reject(new StrataError("CORRUPT_DATA", "injected: chunk 40 failed")) : real.compress(chunk)),
+          compress: (chunk) => (++calls === 10 ? Promise.reject(new StrataError("CORRUPT_DATA", "injected: chunk 10 failed")) : real.compress(chunk)),
           close: async () => {
             closed = true;
             await real.close();
@@ -188,8 +223,9 @@ test("a pool whose compress fails fails the conversion with its typed error and 
       },
     },
   };
-  const error = await convertWith(source, { compressor: "zstd", chunkSize: 4096 }, failing).then(() => undefined, (e: unknown) => e);
+  const error = await convertWith(source, { compressor: "zstd", chunkSize: 65536 }, failing).then(() => undefined, (e: unknown) => e);
   expect(isStrataError(error, "CORRUPT_DATA"), String(error)).toBe(true);
+  expect(calls).toBeGreaterThanOrEqual(10);
   expect(closed).toBe(true);
   const dir = join(work, `out-${counter - 1}`);
   expect(existsSync(join(dir, "index.json"))).toBe(false);
