@@ -153,6 +153,9 @@ export const Annotation = {
   NYDUS_BLOB: "containerd.io/snapshot/nydus-blob",
   NYDUS_BOOTSTRAP: "containerd.io/snapshot/nydus-bootstrap",
   NYDUS_FS_VERSION: "containerd.io/snapshot/nydus-fs-version",
+  /** strata's own: the dm-verity root hash and salt of `strata export --block --verity --annotate`. */
+  VERITY_ROOT_HASH: "dev.strata.block.verity.root-hash",
+  VERITY_SALT: "dev.strata.block.verity.salt",
 } as const;
 
 export const BOOTSTRAP_PATH_IN_LAYER = "image/image.boot";

@@ -148,6 +148,26 @@ describe.skipIf(!hasErofsUtils)("block images read by fsck.erofs (needs erofs-ut
     expect(salt.code).toBe(2);
     expect(salt.err).toMatch(/salt must be hex/);
   });
+
+  test("--annotate records the root hash and salt on the manifest's descriptor in index.json; the manifest digest and verify are unchanged", async () => {
+    const layout = fresh("layout");
+    await convertRandom(layout, { seed: 6 });
+    const before = JSON.parse(readFileSync(join(layout, "index.json"), "utf8"));
+    const { summary } = await exportBlock(`oci:${layout}:latest`, "--verity", "--annotate");
+    const after = JSON.parse(readFileSync(join(layout, "index.json"), "utf8"));
+    expect(after.manifests.map((d: { digest: string }) => d.digest)).toEqual(before.manifests.map((d: { digest: string }) => d.digest));
+    expect(after.manifests[0].annotations).toMatchObject({
+      ...before.manifests[0].annotations,
+      "dev.strata.block.verity.root-hash": summary.verity!.rootHash,
+      "dev.strata.block.verity.salt": summary.verity!.salt,
+    });
+    expect((await strata("verify", `oci:${layout}:latest`)).code).toBe(0);
+    // Without --verity, or from a source that is not a layout, it is a usage error and nothing is written.
+    const noVerity = await strata("export", "--block", `oci:${layout}:latest`, fresh("z"), "--annotate");
+    expect(noVerity.code).toBe(2);
+    const bare = await strata("export", "--block", join(texture, "bootstrap/rafs-v6-2.2.boot"), fresh("w"), "--blobs-dir", join(texture, "blobs"), "--verity", "--annotate");
+    expect(bare.code).toBe(2);
+  });
 });
 
 describe.skipIf(!hasErofsUtils || !hasVeritysetup)("block images with dm-verity (needs erofs-utils and veritysetup)", () => {

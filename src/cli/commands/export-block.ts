@@ -4,18 +4,21 @@
  * hash area (superblock at offset = data size, then the tree) for `veritysetup open`, or with the
  * hash area in a file of its own (`--hash-file`, as systemd's `<image>.verity`).
  */
-import { isStrataError } from "../../errors.js";
+import { isStrataError, StrataError } from "../../errors.js";
 import { rafsKernels } from "../../kernels/index.js";
 import { createNativeSha256, createSha256 } from "../../kernels/sha256.js";
 import { requireSoundRafs } from "../../nydus/devices.js";
-import { blobSet, openNydus } from "../../nydus/image.js";
+import { blobSet, openNydus, type NydusImage } from "../../nydus/image.js";
+import { annotateLayoutManifest, layoutDescriptorsOf } from "../../oci/annotate.js";
+import { parseReference } from "../../oci/reference.js";
+import { Annotation } from "../../rafs/layout.js";
 import { ociKernels } from "../../oci/kernels.js";
 import { hex } from "../../oci/verify.js";
 import { blockImage, planBlockImage } from "../../rafs/block-image.js";
 import { parseSalt, VerityBuilder, type VerityTree } from "../../verity.js";
-import type { PendingFile } from "../../ports.js";
+import type { FilesPort, PendingFile } from "../../ports.js";
 import type { OptionSpec } from "../args.js";
-import { Exit, positionals, type Command } from "../main.js";
+import { Exit, positionals, type CliContext, type Command } from "../main.js";
 import { CHECK_FAILURES, mib, needFiles, reportFailure } from "./shared.js";
 import { REGISTRY_OPTIONS, registryOptions } from "./registry.js";
 
@@ -26,6 +29,7 @@ export const BLOCK_OPTIONS: Record<string, OptionSpec> = {
   salt: { kind: "string", describe: "with --block: verity salt in hex ('-' for none); default: SHA-256 of the image's bootstrap" },
   "hash-file": { kind: "string", describe: "with --block: write the verity hash area to this file (hash offset 0) instead of appending it" },
   "root-hash-file": { kind: "string", describe: "with --block: also write the verity root hash (hex) to this file" },
+  annotate: { kind: "flag", describe: "with --verity and an oci:DIR source: record the root hash and salt on the manifest's descriptor in DIR/index.json (the manifest digest does not change)" },
 };
 
 export const exportBlockCommand: Command = {
@@ -50,6 +54,8 @@ export const exportBlockCommand: Command = {
     const started = performance.now();
     const image = await openNydus(ports, src!, { kernels: ociKernels(ports), platform: args.values.get("platform"), blobsDir: args.values.get("blobs-dir"), registry: await registryOptions(args, ctx) });
     const plan = planBlockImage(image.bootstrap, requireSoundRafs(image));
+    // Where --annotate will write, checked before the work: an oci: layout listing the manifest.
+    const annotate = args.flags.has("annotate") ? await annotationTarget(ctx, src!, image, verity) : undefined;
     const sha256 = createNativeSha256(ports) ?? (await createSha256(ports));
     const tree = verity ? new VerityBuilder(sha256, salt === undefined ? sha256.digest(image.bootstrap) : parseSalt(salt)) : undefined;
     const kernels = await rafsKernels(ports);
@@ -81,6 +87,12 @@ export const exportBlockCommand: Command = {
       reportFailure(e, json, ctx);
       return Exit.CHECK_FAILED;
     }
+    if (annotate && result) {
+      await annotateLayoutManifest(annotate.files, output, annotate.dir, annotate.digest, {
+        [Annotation.VERITY_ROOT_HASH]: hex(result.rootHash),
+        [Annotation.VERITY_SALT]: hex(result.salt),
+      });
+    }
     const seconds = (performance.now() - started) / 1000;
     const summary = {
       image: src,
@@ -99,6 +111,7 @@ export const exportBlockCommand: Command = {
         dataBlockSize: 4096,
         hashBlockSize: 4096,
       },
+      annotated: annotate ? { index: `${annotate.dir}/index.json`, manifest: annotate.digest } : undefined,
       seconds,
     };
     if (json) ctx.stdout(JSON.stringify(summary) + "\n");
@@ -112,3 +125,14 @@ export const exportBlockCommand: Command = {
     return Exit.OK;
   },
 };
+
+/** The layout, manifest digest and files port --annotate needs; usage errors when it cannot apply. */
+async function annotationTarget(ctx: CliContext, src: string, image: NydusImage, verity: boolean): Promise<{ files: FilesPort; dir: string; digest: string }> {
+  if (!verity) throw new StrataError("INVALID_ARGUMENT", "--annotate records the verity root hash: it needs --verity");
+  const ref = parseReference(src);
+  if (ref.transport !== "oci" || !image.oci) throw new StrataError("INVALID_ARGUMENT", `--annotate writes to an OCI layout's index.json: the source must be oci:DIR[:TAG], got ${src}`, { source: src });
+  const { files } = needFiles(ctx);
+  const digest = await image.oci.image.digest();
+  await layoutDescriptorsOf(files, ref.path, digest);
+  return { files, dir: ref.path, digest };
+}
