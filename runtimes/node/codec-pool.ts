@@ -5,12 +5,15 @@ import { createRequire } from "node:module";
 import { pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import { StrataError, type ErrorCode } from "../../src/errors.js";
-import type { ChunkCompressPool, CodecPoolPort } from "../../src/ports.js";
+import type { ChunkCompressPool, CodecPoolPort, KernelName, WasmPort } from "../../src/ports.js";
+import { nodeWasmPort } from "./wasm.js";
 
 /** @internal The messages between the pool and its workers. */
 export interface CodecWorkerData {
   compressor: "zstd" | "lz4_block";
   level?: number;
+  /** The codec's kernel, compiled once: a module sent to a worker shares its compiled code. */
+  kernel: WebAssembly.Module;
 }
 /** @internal */
 export interface CodecJob {
@@ -84,8 +87,8 @@ class CodecThread {
   }
 }
 
-/** Starts `threads` workers for `compressor` and waits until each has its codec. */
-export async function openNodeCodecPool(compressor: "zstd" | "lz4_block", options: { level?: number; threads?: number } = {}): Promise<ChunkCompressPool> {
+/** Starts `threads` workers for `compressor` and waits until each has its codec; `wasm` supplies the kernel (the main thread's port, so it is compiled once). */
+export async function openNodeCodecPool(compressor: "zstd" | "lz4_block", options: { level?: number; threads?: number; wasm?: WasmPort } = {}): Promise<ChunkCompressPool> {
   const threads = options.threads ?? defaultCodecThreads();
   if (!Number.isInteger(threads) || threads < 1) throw new StrataError("INVALID_ARGUMENT", `codec pool: ${threads} threads, expected a positive integer`, { threads });
   let failure: StrataError | undefined;
@@ -95,7 +98,8 @@ export async function openNodeCodecPool(compressor: "zstd" | "lz4_block", option
     failure ??= error;
     for (const t of pool) t.failAll(failure);
   };
-  const data: CodecWorkerData = options.level === undefined ? { compressor } : { compressor, level: options.level };
+  const kernel = await (options.wasm ?? nodeWasmPort()).module(CODEC_KERNEL[compressor], "simd");
+  const data: CodecWorkerData = options.level === undefined ? { compressor, kernel } : { compressor, level: options.level, kernel };
   const pool = Array.from({ length: threads }, () => new CodecThread(data, fail));
   const close = async () => {
     closed = true;
@@ -124,7 +128,13 @@ export async function openNodeCodecPool(compressor: "zstd" | "lz4_block", option
   };
 }
 
-export const nodeCodecPool: CodecPoolPort = { open: openNodeCodecPool };
+/** The codec pool port; `wasm` is the port the main thread's kernels come from. */
+export function nodeCodecPool(wasm?: WasmPort): CodecPoolPort {
+  return { open: (compressor, options) => openNodeCodecPool(compressor, { ...options, wasm }) };
+}
+
+/** The kernel each compressor's codec instantiates. */
+export const CODEC_KERNEL = { zstd: "zstdenc", lz4_block: "lz4" } as const satisfies Record<CodecWorkerData["compressor"], KernelName>;
 
 function rebuild(error: NonNullable<CodecWorkerReply["error"]>, compressor: string): StrataError {
   return new StrataError(error.code ?? "WORKER", `codec pool (${compressor}): ${error.message}`, { compressor, ...error.details });

@@ -4,12 +4,20 @@ import { parentPort, workerData } from "node:worker_threads";
 import { isStrataError } from "../../src/errors.js";
 import { createLz4 } from "../../src/kernels/lz4.js";
 import { createZstdEncoder } from "../../src/kernels/zstdenc.js";
-import type { CodecWorkerData, CodecWorkerReply, CodecJob } from "./codec-pool.js";
-import { nodeWasmPort } from "./wasm.js";
+import type { Ports } from "../../src/ports.js";
+import { CODEC_KERNEL, type CodecWorkerData, type CodecWorkerReply, type CodecJob } from "./codec-pool.js";
 
-const { compressor, level } = workerData as CodecWorkerData;
+const { compressor, level, kernel } = workerData as CodecWorkerData;
 const port = parentPort!;
-const ports = { wasm: nodeWasmPort() };
+// The one kernel the codec instantiates, compiled by the main thread.
+const ports: Ports = {
+  wasm: {
+    module: async (name, variant) => {
+      if (name !== CODEC_KERNEL[compressor] || variant !== "simd") throw new Error(`codec worker: no ${name} (${variant}) kernel`);
+      return kernel;
+    },
+  },
+};
 
 function failure(e: unknown): CodecWorkerReply["error"] {
   if (isStrataError(e)) return { code: e.code, message: e.message, details: { ...e.details } };

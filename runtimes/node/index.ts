@@ -17,5 +17,6 @@ export * from "../../src/index.js";
 /** Ports backed by node:fs, node:crypto and the wasm/ directory of this package. */
 export function nodePorts(): Ports {
   // Node 20's fetch ignores HTTP(S)_PROXY and NO_PROXY: registries are reached directly.
-  return { wasm: nodeWasmPort(), codecPool: nodeCodecPool, files: nodeFilesPort(), output: nodeOutput, treeOutput: nodeTreeOutput, sha256: nodeSha256, tree: nodeTreeRead, chunkCache: nodeChunkCache, cacheDir: nodeCacheDir, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name], mount: nodeKernelMount(), fuse: nodeFusePort };
+  const wasm = nodeWasmPort();
+  return { wasm, codecPool: nodeCodecPool(wasm), files: nodeFilesPort(), output: nodeOutput, treeOutput: nodeTreeOutput, sha256: nodeSha256, tree: nodeTreeRead, chunkCache: nodeChunkCache, cacheDir: nodeCacheDir, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name], mount: nodeKernelMount(), fuse: nodeFusePort };
 }

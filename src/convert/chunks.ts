@@ -52,9 +52,9 @@ export class ChunkStore {
 
   /**
    * Without `pool` each chunk is compressed by `codec` on this thread before `add` returns. With
-   * it (and a codec of the same compressor, which gives the same bytes) up to 2 chunks per pool
-   * thread are compressed there while hashing and dedup go on here; chunks too small to be worth
-   * sending, or arriving while the pool is full, are compressed here rather than waited for.
+   * it (and a codec of the same compressor, which gives the same bytes) up to POOL_DEPTH chunks
+   * per pool thread are compressed there while hashing and dedup go on here; chunks too small to
+   * be worth sending, or arriving while the pool is full, are compressed here.
    */
   constructor(
     private readonly hasher: Hasher,
@@ -104,7 +104,9 @@ export class ChunkStore {
     this.known.set(key, entry);
     const size = chunk.length;
     let compressing: Promise<{ input: Uint8Array; output: Uint8Array | undefined }>;
-    if (size >= POOL_MIN_CHUNK && this.inPool < 2 * this.pool.threads) {
+    // A full pool is not waited for: this thread compresses (a reader running on microtasks can
+    // leave the pool's replies unseen for a while, so the pool keeps a deep queue).
+    if (size >= POOL_MIN_CHUNK && this.inPool < POOL_DEPTH * this.pool.threads) {
       this.inPool++;
       compressing = this.pool.compress(chunk.slice()).finally(() => this.inPool--);
       compressing.catch(() => {}); // surfaced through the chain
@@ -123,7 +125,7 @@ export class ChunkStore {
       }),
     );
     // Backpressure: the reader waits while this many chunks wait to be written.
-    while (this.pending.length >= 4 * this.pool.threads + 4) await this.pending.shift();
+    while (this.pending.length >= 2 * POOL_DEPTH * this.pool.threads + 4) await this.pending.shift();
   }
 
   /** One chunk, stored and written before this resolves: add() then drain(). */
@@ -195,6 +197,8 @@ export class FixedChunker {
   }
 }
 
+/** Chunks queued per pool thread at most: enough to ride out a burst of large chunks. */
+const POOL_DEPTH = 8;
 /** Smaller chunks are compressed on this thread: sending them costs about as much as compressing them. */
 const POOL_MIN_CHUNK = 16 << 10;
 

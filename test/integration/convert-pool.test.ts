@@ -23,7 +23,7 @@ import { writeLayersLayout } from "../helpers/unpack.js";
 
 const work = mkdtempSync(join(tmpdir(), "strata-convert-pool-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
-const ports: Ports = { ...basePorts, codecPool: nodeCodecPool };
+const ports: Ports = { ...basePorts, codecPool: nodeCodecPool(basePorts.wasm) };
 
 /** mulberry32: deterministic bytes for a seed. */
 function random(seed: number): (n: number) => Uint8Array {
