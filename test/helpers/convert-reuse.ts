@@ -69,8 +69,11 @@ export async function convertedListing(out: NydusLayout): Promise<InspectEntry[]
   return listTree(out.image.root, digests);
 }
 
-/** Listing rows as fsck.erofs extraction shows them (setuid/setgid are not compared on disk). */
-function asDisk(rows: InspectEntry[]): DiskEntry[] {
+/**
+ * Listing rows as fsck.erofs extraction shows them: setuid/setgid are not compared on disk
+ * (chown after chmod clears them, and new directories inherit a parent's setgid).
+ */
+export function asDisk(rows: InspectEntry[]): DiskEntry[] {
   return rows
     .map((r) => ({
       path: r.path,

@@ -1,7 +1,6 @@
 // `convert` end to end: generated OCI layouts (and the corpus when present) become Nydus images
 // whose tree, read back by strata and extracted by fsck.erofs, equals the source's flattened tree.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, test } from "vitest";
@@ -9,18 +8,16 @@ import { convert } from "../../src/convert/convert.js";
 import { resolveOptions, type ChunkCompressor } from "../../src/convert/options.js";
 import { chunkCodecFor, hasherFor, rafsKernels } from "../../src/kernels/index.js";
 import { createSha256, createStreamingSha256 } from "../../src/kernels/sha256.js";
-import { inspectImage, listTree, type InspectEntry } from "../../src/oci/inspect.js";
+import { inspectImage, type InspectEntry } from "../../src/oci/inspect.js";
 import { LayoutWriter } from "../../src/oci/layout-writer.js";
 import { openOciLayout } from "../../src/oci/layout.js";
 import { randomLayout } from "../../src/oci/random.js";
 import type { Image } from "../../src/oci/types.js";
-import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
-import { readFile } from "../../src/rafs/read.js";
-import type { RafsInode } from "../../src/rafs/types.js";
 import { nodeFilesPort } from "../../runtimes/node/files.js";
 import { nodeOutput } from "../../runtimes/node/output.js";
 import { extractWithFsck, hasErofsUtils, type DiskEntry } from "../helpers/erofs.js";
 import { ports } from "../helpers/kernels.js";
+import { asDisk, convertedListing } from "../helpers/convert-reuse.js";
 import { readNydusLayout, type NydusLayout } from "../helpers/nydus-layout.js";
 import { writeLayout } from "../helpers/random-image.js";
 import { testKernels } from "../helpers/validate.js";
@@ -40,37 +37,6 @@ async function convertTo(source: Image, options: { compressor?: ChunkCompressor;
   const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
   const result = await convert(source, dest, "nydus", { digester, sha256, codec, streamingSha256: () => createStreamingSha256(ports) }, resolved);
   return { dir, out: await readNydusLayout(dir, "nydus"), stats: result.stats };
-}
-
-/** The converted tree as listing rows, content hashed through verified chunk reads. */
-async function convertedListing(out: NydusLayout): Promise<InspectEntry[]> {
-  const blobs = new Map(await Promise.all(out.image.blobs.map(async (info) => [info.blobId, await openBlob(bytesSource(out.blobs.get(info.blobId)!), { info })] as const)));
-  const digests = new Map<RafsInode, string>();
-  const visit = async (inode: RafsInode, path: string) => {
-    if (inode.chunks && !digests.has(inode)) digests.set(inode, createHash("sha256").update(await readFile(out.image, path, blobs, rafs)).digest("hex"));
-    for (const [name, child] of inode.entries ?? []) await visit(child, path === "/" ? `/${name}` : `${path}/${name}`);
-  };
-  await visit(out.image.root, "/");
-  return listTree(out.image.root, digests);
-}
-
-/**
- * Listing rows as fsck.erofs extraction shows them: setuid/setgid are not compared on disk
- * (chown after chmod clears them, and new directories inherit a parent's setgid).
- */
-function asDisk(rows: InspectEntry[]): DiskEntry[] {
-  return rows
-    .map((r) => ({
-      path: r.path,
-      type: r.type,
-      mode: r.mode & ~0o6000,
-      uid: r.uid,
-      gid: r.gid,
-      size: r.type === "file" || r.type === "symlink" ? r.size : 0,
-      ...(r.sha256 !== undefined ? { sha256: r.sha256 } : {}),
-      ...(r.target !== undefined ? { target: r.target } : {}),
-    }))
-    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
 const onDisk = (rows: DiskEntry[]) => rows.map((r) => ({ ...r, mode: r.mode & ~0o6000 }));
