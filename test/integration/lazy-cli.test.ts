@@ -1,13 +1,14 @@
 // `strata cat` as users run it (bin/strata.js over dist/): file bytes on stdout, --offset/--length,
 // --stats, a --cache-dir that survives the process and is shared by concurrent processes, and
 // typed failures that write nothing.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, writeFileSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { lookup } from "../../src/rafs/read.js";
 import { convertLazyFixture, type LazyFixture } from "../helpers/lazy-image.js";
+import { runStrata } from "../helpers/cli.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 let fixture: LazyFixture;
@@ -19,17 +20,7 @@ function strata(...args: string[]) {
   return { code: r.status, stdout: new Uint8Array(r.stdout), stderr: r.stderr.toString() };
 }
 
-function strataAsync(...args: string[]): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, "bin/strata.js"), ...args]);
-    const out: Buffer[] = [];
-    let err = "";
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout: Buffer.concat(out), stderr: err }));
-  });
-}
+const strataAsync = (...args: string[]) => runStrata(args);
 
 const statsOf = (stderr: string) => JSON.parse(stderr.trim().split("\n").pop()!).stats;
 

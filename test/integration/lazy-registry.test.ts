@@ -3,7 +3,6 @@
 // through a counting HTTP proxy. Reading /app/app.py must fetch no more than the manifest, the
 // config, the bootstrap layer and the one chunk holding the file; a chunk cache answers the next
 // run; a byte flipped in transit is DIGEST_MISMATCH with nothing written.
-import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, request, type Server } from "node:http";
 import { tmpdir } from "node:os";
@@ -17,8 +16,8 @@ import { ociKernels } from "../../src/oci/kernels.js";
 import type { Ports } from "../../src/ports.js";
 import { ports as kernelPorts } from "../helpers/kernels.js";
 import { hasRegistry, startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { runStrata } from "../helpers/cli.js";
 
-const root = new URL("../..", import.meta.url).pathname;
 const CORPUS = process.env.STRATA_CORPUS ?? "/tmp/corpus";
 const SOURCE = join(CORPUS, "images/app-v1");
 const ORACLE = join(CORPUS, "work/flat-app-v1/rootfs/app/app.py");
@@ -57,17 +56,7 @@ function countingProxy(target: string): Promise<{ server: Server; host: string; 
 }
 
 /** Runs the CLI without blocking this process's event loop, which serves the proxy. */
-function strata(...args: string[]): Promise<{ code: number | null; stdout: Uint8Array; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(root, "bin/strata.js"), ...args]);
-    const out: Buffer[] = [];
-    let err = "";
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => (err += b.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout: new Uint8Array(Buffer.concat(out)), stderr: err }));
-  });
-}
+const strata = (...args: string[]) => runStrata(args);
 
 const ready = hasRegistry() && existsSync(SOURCE) && existsSync(ORACLE);
 

@@ -2,29 +2,22 @@
 // user runs it: the second run pushes nothing, and `strata verify` and `inspect` read the result
 // from the registry. A pass-through proxy counts what goes over the wire. `strata copy` pushes,
 // mounts and pulls the same image.
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { startFaultProxy, type FaultProxy } from "../helpers/fault-proxy.js";
 import { hasRegistry, skopeoCopy, startRegistry, type TestRegistry } from "../helpers/registry.js";
+import { runStrata } from "../helpers/cli.js";
 
-const root = new URL("../..", import.meta.url).pathname;
 const CORPUS = process.env.STRATA_CORPUS ?? "/tmp/corpus";
 const APP_V1 = join(CORPUS, "images/app-v1");
 const skip = !hasRegistry() ? "docker-registry is not installed" : !existsSync(APP_V1) ? `no corpus at ${CORPUS}` : undefined;
 
 /** Runs the CLI from source (tsx), asynchronously so the in-process proxy keeps serving. */
-function strata(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(join(root, "node_modules/.bin/tsx"), [join(root, "runtimes/node/cli.ts"), ...args], { env: { ...process.env, HOME: work } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
-  });
+async function strata(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const r = await runStrata(args, { ...process.env, HOME: work });
+  return { status: r.code ?? -1, stdout: r.stdout.toString(), stderr: r.stderr };
 }
 
 const work = mkdtempSync(join(tmpdir(), "strata-registry-cli-"));

@@ -2,13 +2,14 @@
 // `wrangler deploy --dry-run` (kernels as CompiledWasm modules), run in workerd through
 // miniflare, converting corpus/base from a real local registry into a Nydus image pushed back
 // to it; then the Node CLI verifies the pushed image. workerd's peak RSS is recorded.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { hasRegistry, skopeoCopy, startRegistry, type TestRegistry } from "../helpers/registry.js";
 import { workerdMissing } from "../runtimes/workers/run.js";
+import { runStrata } from "../helpers/cli.js";
 
 const root = new URL("../..", import.meta.url).pathname;
 const CORPUS = process.env.STRATA_CORPUS ?? "/tmp/corpus";
@@ -20,15 +21,9 @@ const work = mkdtempSync(join(tmpdir(), "strata-worker-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** The Node CLI from source, asynchronously (the registry runs in this process's children). */
-function strata(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(join(root, "node_modules/.bin/tsx"), [join(root, "runtimes/node/cli.ts"), ...args], { env: { ...process.env, HOME: work } });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
-  });
+async function strata(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  const r = await runStrata(args, { ...process.env, HOME: work });
+  return { status: r.code ?? -1, stdout: r.stdout.toString(), stderr: r.stderr };
 }
 
 /** The workerd processes that are children of this one, by pid. */
