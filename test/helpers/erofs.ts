@@ -1,14 +1,14 @@
 // The independent check of RAFS v6 output: Debian's erofs-utils reads our bootstrap with the blobs
 // laid out as uncompressed devices and extracts the tree, which is listed from disk here.
 import { execFileSync } from "node:child_process";
-import { createHash } from "node:crypto";
-import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bytesSource, openBlob } from "../../src/rafs/blob-reader.js";
 import { blobDevice } from "../../src/rafs/device.js";
 import type { RafsKernels } from "../../src/rafs/read.js";
 import type { RafsImage, RafsInode } from "../../src/rafs/types.js";
+import { diskTree, type TreeRow } from "./validate.js";
 
 export const hasErofsUtils = (() => {
   try {
@@ -19,16 +19,8 @@ export const hasErofsUtils = (() => {
   }
 })();
 
-export interface DiskEntry {
-  path: string;
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  sha256?: string;
-  target?: string;
-}
+/** A row of an extracted tree (the same fields as validate.ts's TreeRow, which lists it). */
+export type DiskEntry = TreeRow;
 
 /** Writes the bootstrap and each blob's uncompressed device file into `work`; returns their paths. */
 export async function writeImageFiles(work: string, bootstrap: Uint8Array, image: RafsImage, blobs: Map<string, Uint8Array>, kernels: RafsKernels): Promise<{ boot: string; devices: string[] }> {
@@ -134,29 +126,7 @@ function* allChunks(inode: RafsInode, seen = new Set<RafsInode>()): Generator<im
   for (const child of inode.entries?.values() ?? []) yield* allChunks(child, seen);
 }
 
-const TYPES: [number, string][] = [
-  [0o100000, "file"],
-  [0o040000, "dir"],
-  [0o120000, "symlink"],
-  [0o020000, "chardev"],
-  [0o060000, "blockdev"],
-  [0o010000, "fifo"],
-  [0o140000, "socket"],
-];
-
-/** Rows for every path under `root` ("/" for root itself), sorted by path. */
+/** The tree under `root` (as fsck.erofs or umoci wrote it), rows sorted by path. */
 export function listDisk(root: string): DiskEntry[] {
-  const rows: DiskEntry[] = [];
-  const visit = (abs: string, path: string) => {
-    const st = lstatSync(abs);
-    const type = TYPES.find(([m]) => (st.mode & 0o170000) === m)![1];
-    const row: DiskEntry = { path, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === "dir" ? 0 : st.size };
-    if (type === "file") row.sha256 = createHash("sha256").update(readFileSync(abs)).digest("hex");
-    if (type === "symlink") row.target = readlinkSync(abs);
-    if (type !== "file" && type !== "symlink") row.size = 0;
-    rows.push(row);
-    if (type === "dir") for (const name of readdirSync(abs).sort()) visit(join(abs, name), path === "/" ? `/${name}` : `${path}/${name}`);
-  };
-  visit(root, "/");
-  return rows.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return diskTree(root).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
