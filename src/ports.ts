@@ -42,6 +42,7 @@ export interface FilesPort {
 
 /** A file being written under a temporary name: nothing appears at its path until commit(). */
 export interface PendingFile {
+  /** Appends `bytes`, which the caller may reuse once this settles. */
   write(bytes: Uint8Array): Promise<void>;
   /** Renames the finished file into place (replacing what was there), at `path` when given (content-addressed names known only at the end). */
   commit(path?: string): Promise<void>;
@@ -188,10 +189,20 @@ export interface MountPort {
  * ChunkCodec: `output` is undefined when compression does not shrink the chunk. `chunk` is handed
  * over (it may be detached) and comes back as `input`; the caller keeps the order of results itself.
  */
+/** Chunks compressed by a pool: views of the pool's buffers, valid until release(). */
+export interface PooledChunks {
+  /** Each chunk's stored bytes: compressed where that shrinks it, else the chunk itself. */
+  readonly data: readonly Uint8Array[];
+  readonly compressed: readonly boolean[];
+  /** Hands the buffers back to the pool, to carry later chunks. */
+  release(): void;
+}
+
 export interface ChunkCompressPool {
   /** How many chunks it compresses at once: callers keep about twice that many in flight. */
   readonly threads: number;
-  compress(chunk: Uint8Array): Promise<{ input: Uint8Array; output: Uint8Array | undefined }>;
+  /** Compresses copies of `chunks`, as one message (the caller may reuse `chunks` at once). */
+  compress(chunks: readonly Uint8Array[]): Promise<PooledChunks>;
   close(): Promise<void>;
 }
 

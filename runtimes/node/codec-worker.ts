@@ -1,13 +1,15 @@
-// One thread of the Node codec pool (codec-pool.ts): compresses the chunks it is sent with the
-// same wasm kernel and level the main thread would use, and hands both buffers back.
+// One thread of the Node codec pool (codec-pool.ts): compresses the chunks of each message with
+// the same wasm kernel and level the main thread would use, in place, and hands the buffer back.
 import { parentPort, workerData } from "node:worker_threads";
 import { isStrataError } from "../../src/errors.js";
 import { createLz4 } from "../../src/kernels/lz4.js";
 import { createZstdEncoder } from "../../src/kernels/zstdenc.js";
 import type { Ports } from "../../src/ports.js";
 import { CODEC_KERNEL, type CodecWorkerData, type CodecWorkerReply, type CodecJob } from "./codec-pool.js";
+import { setV8Flags } from "./v8-flags.js";
 
-const { compressor, level, kernel } = workerData as CodecWorkerData;
+const { compressor, level, kernel, v8Flags } = workerData as CodecWorkerData;
+setV8Flags(v8Flags ?? []);
 const port = parentPort!;
 // The one kernel the codec instantiates, compiled by the main thread.
 const ports: Ports = {
@@ -26,12 +28,22 @@ function failure(e: unknown): CodecWorkerReply["error"] {
 
 try {
   const codec = compressor === "zstd" ? await createZstdEncoder(ports, level === undefined ? {} : { level }) : await createLz4(ports);
-  port.on("message", ({ id, chunk }: CodecJob) => {
+  port.on("message", ({ id, chunks, sizes }: CodecJob) => {
     try {
-      // The kernel's output is a view of its memory, valid until the next call: copied once to be sent.
-      const output = codec.compress(chunk)?.slice();
-      const reply: CodecWorkerReply = { id, input: chunk, output };
-      port.postMessage(reply, output ? [chunk.buffer as ArrayBuffer, output.buffer as ArrayBuffer] : [chunk.buffer as ArrayBuffer]);
+      const storedSizes: number[] = [];
+      let readAt = 0;
+      let writeAt = 0;
+      for (const size of sizes) {
+        // The kernel copies the chunk in before compressing; its output is a view of its memory.
+        const compressed = codec.compress(chunks.subarray(readAt, readAt + size));
+        if (compressed) chunks.set(compressed, writeAt);
+        else chunks.copyWithin(writeAt, readAt, readAt + size);
+        storedSizes.push(compressed ? compressed.length : -size);
+        readAt += size;
+        writeAt += compressed?.length ?? size;
+      }
+      const reply: CodecWorkerReply = { id, stored: chunks, storedSizes };
+      port.postMessage(reply, [chunks.buffer as ArrayBuffer]);
     } catch (e) {
       port.postMessage({ id, error: failure(e) } satisfies CodecWorkerReply);
     }

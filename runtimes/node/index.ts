@@ -15,8 +15,8 @@ import { nodeWasmPort } from "./wasm.js";
 export * from "../../src/index.js";
 
 /** Ports backed by node:fs, node:crypto and the wasm/ directory of this package. */
-export function nodePorts(): Ports {
+export function nodePorts(options: { workerV8Flags?: readonly string[] } = {}): Ports {
   // Node 20's fetch ignores HTTP(S)_PROXY and NO_PROXY: registries are reached directly.
   const wasm = nodeWasmPort();
-  return { wasm, codecPool: nodeCodecPool(wasm), files: nodeFilesPort(), output: nodeOutput, treeOutput: nodeTreeOutput, sha256: nodeSha256, tree: nodeTreeRead, chunkCache: nodeChunkCache, cacheDir: nodeCacheDir, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name], mount: nodeKernelMount(), fuse: nodeFusePort };
+  return { wasm, codecPool: nodeCodecPool(wasm, options.workerV8Flags), files: nodeFilesPort(), output: nodeOutput, treeOutput: nodeTreeOutput, sha256: nodeSha256, tree: nodeTreeRead, chunkCache: nodeChunkCache, cacheDir: nodeCacheDir, fetch: (url, init) => fetch(url, init), env: (name) => process.env[name], mount: nodeKernelMount(), fuse: nodeFusePort };
 }

@@ -2,15 +2,15 @@
  * The chunk stage of conversion: file bodies are cut into fixed chunks, hashed, deduplicated
  * against every chunk stored so far in this image (across layers too), compressed, and handed to
  * the blob being written. One reusable chunk buffer: memory is chunk size (times the chunks in
- * flight when a pool compresses them on other threads), not file size.
+ * flight when a pool compresses them on other threads, a few MiB per thread), not file size.
  */
 import type { ChunkCodec, Hasher } from "../kernels/kernel.js";
-import type { ChunkCompressPool } from "../ports.js";
+import type { ChunkCompressPool, PooledChunks } from "../ports.js";
 import type { ChunkInfo } from "../rafs/types.js";
 
 /** Where new chunks go: the blob writer of the layer being converted. */
 export interface ChunkTarget {
-  /** Appends one chunk; `data` is compressed when `compressed`, else the raw chunk. */
+  /** Appends one chunk; `data` is compressed when `compressed`, else the raw chunk, and may be reused once this settles. */
   addChunk(chunk: { digest: Uint8Array; uncompressedSize: number; data: Uint8Array; compressed: boolean }): Promise<ChunkInfo>;
 }
 
@@ -44,24 +44,32 @@ export class ChunkStore {
   readonly stats: ChunkStats = { chunks: 0, dedupedChunks: 0, dedupedBytes: 0, uncompressedBytes: 0, storedBytes: 0, reusedChunks: 0, reusedBytes: 0 };
   /** With a pool: the last step of the chain that writes chunks and hands out records in order. */
   private tail: Promise<void> = Promise.resolve();
-  /** With a pool: the writes of chunks not yet written, oldest first. */
-  private readonly pending: Promise<void>[] = [];
-  /** Chunks in the pool now. */
-  private inPool = 0;
+  /** With a pool: the writes of chunks not yet written, oldest first, and their bytes. */
+  private pending: { bytes: number; written: Promise<void> }[] = [];
+  private pendingBytes = 0;
+  /** Bytes of the chunks in the pool now. */
+  private inPoolBytes = 0;
+  /** Small chunks gathered for the pool, as views of batchBuffer, and the promise they get. */
+  private batch: Uint8Array[] = [];
+  private batchBytes = 0;
+  private batchBuffer = new Uint8Array(0);
+  private batchSent = deferred<PooledChunks>();
   private readonly pool?: ChunkCompressPool;
 
   /**
    * Without `pool` each chunk is compressed by `codec` on this thread before `add` returns. With
-   * it (and a codec of the same compressor, which gives the same bytes) up to POOL_DEPTH chunks
-   * per pool thread are compressed there while hashing and dedup go on here; chunks too small to
-   * be worth sending, or arriving while the pool is full, are compressed here.
+   * it (and a codec of the same compressor, which gives the same bytes) chunks are compressed
+   * there while hashing and dedup go on here; see compressing() for which and when.
    */
   constructor(
     private readonly hasher: Hasher,
     private readonly codec: ChunkCodec | undefined,
     pool?: ChunkCompressPool,
   ) {
-    if (codec) this.pool = pool;
+    if (codec && pool) {
+      this.pool = pool;
+      this.batchBuffer = new Uint8Array(2 * BATCH_BYTES);
+    }
   }
 
   /**
@@ -103,29 +111,86 @@ export class ChunkStore {
     const entry: Known = { size: chunk.length };
     this.known.set(key, entry);
     const size = chunk.length;
-    let compressing: Promise<{ input: Uint8Array; output: Uint8Array | undefined }>;
-    // A full pool is not waited for: this thread compresses (a reader running on microtasks can
-    // leave the pool's replies unseen for a while, so the pool keeps a deep queue).
-    if (size >= POOL_MIN_CHUNK && this.inPool < POOL_DEPTH * this.pool.threads) {
-      this.inPool++;
-      compressing = this.pool.compress(chunk.slice()).finally(() => this.inPool--);
-      compressing.catch(() => {}); // surfaced through the chain
-    } else {
-      // Copied: the codec's output and the chunk buffer are reused before the chain writes them.
-      const output = this.codec!.compress(chunk)?.slice();
-      compressing = Promise.resolve({ input: output ? chunk.subarray(0, 0) : chunk.slice(), output });
-    }
-    this.pending.push(
-      this.chain(async () => {
-        const { input, output } = await compressing;
-        const data = output ?? input;
-        entry.info = await target.addChunk({ digest, uncompressedSize: size, data, compressed: output !== undefined });
+    const compressed = this.compressing(chunk);
+    compressed.catch(() => {}); // surfaced through the chain (which skips this step after an earlier failure)
+    this.pendingBytes += size;
+    this.pending.push({
+      bytes: size,
+      written: this.chain(async () => {
+        const { chunks, index } = await compressed;
+        const data = chunks.data[index]!;
+        entry.info = await target.addChunk({ digest, uncompressedSize: size, data, compressed: chunks.compressed[index]! });
+        // The target is done with `data` (ChunkTarget's contract): its buffers may carry later chunks.
+        chunks.release();
         this.stats.storedBytes += data.length;
         stored({ ...entry.info, fileOffset }, false);
       }),
+    });
+    // Backpressure: the reader waits while this many bytes wait to be written (a gathered batch
+    // goes out first: the oldest chunk may be in it).
+    const limit = PENDING_BYTES * this.pool.threads;
+    if (this.pendingBytes >= limit) this.sendBatch();
+    while (this.pendingBytes >= limit) {
+      const oldest = this.pending.shift()!;
+      this.pendingBytes -= oldest.bytes;
+      await oldest.written;
+    }
+  }
+
+  /**
+   * Where `chunk` gets compressed: large chunks go to the pool alone, small ones in batches of
+   * BATCH_BYTES; while the pool holds POOL_BYTES per thread and no batch is open, this thread
+   * compresses instead of waiting (a reader running on microtasks can leave the pool's replies
+   * unseen for a while, so the pool keeps a deep queue).
+   */
+  private compressing(chunk: Uint8Array): Promise<{ chunks: PooledChunks; index: number }> {
+    const pool = this.pool!;
+    if (this.batch.length === 0 && this.inPoolBytes >= POOL_BYTES * pool.threads) {
+      // Copied: the codec's output and the chunk buffer are reused before the chain writes them.
+      const output = this.codec!.compress(chunk);
+      return Promise.resolve({ chunks: { data: [(output ?? chunk).slice()], compressed: [output !== undefined], release() {} }, index: 0 });
+    }
+    if (chunk.length >= BATCH_BYTES) {
+      this.sendBatch();
+      return this.send([chunk], 1).then((chunks) => ({ chunks, index: 0 }));
+    }
+    const at = this.batchBytes;
+    this.batchBuffer.set(chunk, at);
+    this.batch.push(this.batchBuffer.subarray(at, at + chunk.length));
+    this.batchBytes += chunk.length;
+    const index = this.batch.length - 1;
+    const sent = this.batchSent;
+    if (this.batchBytes >= BATCH_BYTES) this.sendBatch();
+    return sent.promise.then((chunks) => ({ chunks, index }));
+  }
+
+  /** Sends the gathered batch, if any: the pool copies it, so its buffer takes the next one. */
+  private sendBatch(): void {
+    if (this.batch.length === 0) return;
+    const { resolve, reject } = this.batchSent;
+    this.send(this.batch, this.batch.length).then(resolve, reject);
+    this.batch = [];
+    this.batchBytes = 0;
+    this.batchSent = deferred();
+  }
+
+  /** Sends chunks to the pool; their buffers go back once `users` chunks of them are written. */
+  private send(chunks: readonly Uint8Array[], users: number): Promise<PooledChunks> {
+    const bytes = chunks.reduce((n, c) => n + c.length, 0);
+    this.inPoolBytes += bytes;
+    const settled = () => (this.inPoolBytes -= bytes);
+    return this.pool!.compress(chunks).then(
+      (result) => {
+        settled();
+        let left = users;
+        // Each chunk's chain step releases once written (ChunkTarget's contract): the last one frees the buffers.
+        return { ...result, release: () => void (--left === 0 && result.release()) };
+      },
+      (error: unknown) => {
+        settled();
+        throw error;
+      },
     );
-    // Backpressure: the reader waits while this many chunks wait to be written.
-    while (this.pending.length >= 2 * POOL_DEPTH * this.pool.threads + 4) await this.pending.shift();
   }
 
   /** One chunk, stored and written before this resolves: add() then drain(). */
@@ -138,7 +203,9 @@ export class ChunkStore {
 
   /** Waits until every chunk added is written and its record handed out; rejects with the first failure. */
   async drain(): Promise<void> {
-    this.pending.length = 0;
+    this.sendBatch();
+    this.pending = [];
+    this.pendingBytes = 0;
     await this.tail;
   }
 
@@ -197,10 +264,23 @@ export class FixedChunker {
   }
 }
 
-/** Chunks queued per pool thread at most: enough to ride out a burst of large chunks. */
-const POOL_DEPTH = 8;
-/** Smaller chunks are compressed on this thread: sending them costs about as much as compressing them. */
-const POOL_MIN_CHUNK = 16 << 10;
+/**
+ * Chunk bytes queued per pool thread at most (at least one chunk): four 1 MiB chunks ride out a
+ * burst of large files; 16 MiB chunks go one at a time.
+ */
+const POOL_BYTES = 4 << 20;
+/** Chunk bytes waiting to be written, per pool thread, before the reader waits. */
+const PENDING_BYTES = 3 * POOL_BYTES;
+/** Chunks smaller than this travel to the pool together, this many bytes to a message: one message per small file costs about what compressing it does. */
+const BATCH_BYTES = 256 << 10;
+
+function deferred<T>(): { promise: Promise<T>; resolve(value: T): void; reject(error: unknown): void } {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  promise.catch(() => {}); // surfaced through the chain
+  return { promise, resolve, reject };
+}
 
 function hexKey(digest: Uint8Array): string {
   let s = "";

@@ -65,8 +65,8 @@ export class LayoutWriter {
     const flush = async () => {
       if (buffered === 0) return;
       hasher.update(buffer.subarray(0, buffered));
-      // The pending file may keep the bytes until the write completes: hand it a copy.
-      await pending.write(buffer.slice(0, buffered));
+      // Awaited before the buffer refills: no copy (PendingFile.write's contract).
+      await pending.write(buffer.subarray(0, buffered));
       buffered = 0;
     };
     return {

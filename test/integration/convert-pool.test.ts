@@ -15,7 +15,7 @@ import { resolveOptions, type ChunkCompressor } from "../../src/convert/options.
 import { isStrataError, StrataError } from "../../src/errors.js";
 import { chunkCodecFor } from "../../src/kernels/index.js";
 import { createSha256, createStreamingSha256 } from "../../src/kernels/sha256.js";
-import type { ChunkCompressPool, Ports } from "../../src/ports.js";
+import type { ChunkCompressPool, PooledChunks, Ports } from "../../src/ports.js";
 import type { TarWriteEntry } from "../../src/tar/writer.js";
 import { nodeCodecPool, openNodeCodecPool } from "../../runtimes/node/codec-pool.js";
 import { ports as basePorts, verifyLayout } from "../helpers/convert-reuse.js";
@@ -158,35 +158,43 @@ test("with a chunk dictionary and a layer cache, cold and warm, the pool writes 
 });
 
 describe("codec pool", () => {
-  test("compresses as the in-thread codec does, and hands incompressible chunks back raw", async () => {
+  test("compresses as the in-thread codec does, alone or batched, and hands incompressible chunks back raw", async () => {
     for (const compressor of ["zstd", "lz4_block"] as const) {
       const codec = (await chunkCodecFor(ports, compressor))!;
       const pool = await openNodeCodecPool(compressor, { threads: 2 });
       try {
         const bytes = random(7);
         const chunks = [text(1 << 20, 5), bytes(4096), concat(text(3000, 9), bytes(1100)), new Uint8Array(65536), bytes(1)];
-        const results = await Promise.all(chunks.map((c) => pool.compress(c.slice())));
         const sha = (bytes: Uint8Array | undefined) => bytes && createHash("sha256").update(bytes).digest("hex");
-        results.forEach(({ input, output }, i) => {
-          expect(sha(input)).toBe(sha(chunks[i]));
-          expect(sha(output)).toBe(sha(codec.compress(chunks[i]!)));
-        });
-        expect(results[0]!.output!.length).toBeLessThan(chunks[0]!.length);
-        expect(results[1]!.output).toBeUndefined();
+        const stored = (c: Uint8Array) => codec.compress(c) ?? c;
+        const expected = chunks.map((c) => ({ stored: sha(stored(c)), compressed: codec.compress(c) !== undefined }));
+        const listing = (r: PooledChunks) => r.data.map((data, i) => ({ stored: sha(data), compressed: r.compressed[i] }));
+        const alone = await Promise.all(chunks.map((c) => pool.compress([c])));
+        expect(alone.flatMap(listing)).toEqual(expected);
+        const batched = await pool.compress(chunks);
+        expect(listing(batched)).toEqual(expected);
+        expect(alone[0]!.data[0]!.length).toBeLessThan(chunks[0]!.length);
+        expect(expected.map((e) => e.compressed)).toEqual([true, false, true, true, false]);
+        // Released buffers carry later chunks; results still held are untouched by that.
+        for (const r of alone) r.release();
+        const reversed = chunks.map((c) => c.slice().reverse());
+        const again = await Promise.all(reversed.map((c) => pool.compress([c])));
+        expect(again.flatMap(listing)).toEqual(reversed.map((c) => ({ stored: sha(stored(c)), compressed: codec.compress(c) !== undefined })));
+        expect(listing(batched)).toEqual(expected);
       } finally {
         await pool.close();
       }
-      await expect(pool.compress(new Uint8Array(8))).rejects.toMatchObject({ code: "WORKER" });
+      await expect(pool.compress([new Uint8Array(8)])).rejects.toMatchObject({ code: "WORKER" });
     }
   });
 
   test("a chunk the worker's codec refuses is that typed error", async () => {
     const pool = await openNodeCodecPool("lz4_block", { threads: 1 });
     try {
-      const error = await pool.compress(new Uint8Array(17 << 20)).then(() => undefined, (e: unknown) => e);
+      const error = await pool.compress([new Uint8Array(17 << 20)]).then(() => undefined, (e: unknown) => e);
       expect(isStrataError(error, "INVALID_ARGUMENT"), String(error)).toBe(true);
       // The pool still works after a refused chunk.
-      expect((await pool.compress(new Uint8Array(4096))).output!.length).toBeLessThan(4096);
+      expect((await pool.compress([new Uint8Array(4096)])).data[0]!.length).toBeLessThan(4096);
     } finally {
       await pool.close();
     }
@@ -213,7 +221,7 @@ test("a pool whose compress fails fails the conversion with its typed error and 
         const real = await openNodeCodecPool(compressor, { threads: 1 });
         const pool: ChunkCompressPool = {
           threads: 2,
-          compress: (chunk) => (++calls === 10 ? Promise.reject(new StrataError("CORRUPT_DATA", "injected: chunk 10 failed")) : real.compress(chunk)),
+          compress: (chunks) => (++calls === 10 ? Promise.reject(new StrataError("CORRUPT_DATA", "injected: message 10 failed")) : real.compress(chunks)),
           close: async () => {
             closed = true;
             await real.close();
