@@ -12,7 +12,12 @@ export interface BlobRange {
   stream(): ReadableStream<Uint8Array>;
 }
 
-const STREAM_CHUNK = 1 << 20;
+/**
+ * Bytes per read of a stream. Small: every piece is garbage once the next stage has it, and pieces
+ * of 1 MiB, freed back and forth by the C allocator, kept ~25 MiB more resident converting corpus
+ * base (peak RSS 166 → 141 MiB), for no measurable speed.
+ */
+const STREAM_CHUNK = 64 << 10;
 
 /** Bytes [start, start + size) of the file at `path`. */
 export function fileRange(files: FilesPort, path: string, start: number, size: number): BlobRange {
