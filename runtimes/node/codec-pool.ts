@@ -144,7 +144,7 @@ export async function openNodeCodecPool(compressor: "zstd" | "lz4_block", option
   };
   const kernel = await (options.wasm ?? nodeWasmPort()).module(CODEC_KERNEL[compressor], "simd");
   const data: CodecWorkerData = { compressor, kernel, ...(options.level === undefined ? {} : { level: options.level }), ...(options.v8Flags ? { v8Flags: options.v8Flags } : {}) };
-  // Enough for every chunk a ChunkStore keeps in flight, in and out.
+  // Enough for every message a ChunkStore keeps in flight.
   const shelf = new BufferShelf(32 * threads);
   const pool = Array.from({ length: threads }, () => new CodecThread(data, shelf, fail));
   const close = async () => {

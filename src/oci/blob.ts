@@ -42,7 +42,11 @@ export function fileRange(files: FilesPort, path: string, start: number, size: n
     stream() {
       let fh: FileHandle | undefined;
       let at = 0;
+      // The next piece is read while the consumer works on this one (reads start at the first pull).
+      let ahead: Promise<Uint8Array> | undefined;
       const close = async () => {
+        await ahead?.catch(() => {});
+        ahead = undefined;
         const h = fh;
         fh = undefined;
         await h?.close();
@@ -57,8 +61,10 @@ export function fileRange(files: FilesPort, path: string, start: number, size: n
                 controller.close();
                 return;
               }
-              const bytes = await readAt(fh, at, STREAM_CHUNK);
+              const bytes = await (ahead ?? readAt(fh, at, STREAM_CHUNK));
               at += bytes.length;
+              ahead = at < size ? readAt(fh, at, STREAM_CHUNK) : undefined;
+              ahead?.catch(() => {}); // surfaced by the next pull
               controller.enqueue(bytes);
             } catch (e) {
               await close().catch(() => {});
