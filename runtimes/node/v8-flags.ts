@@ -4,8 +4,8 @@ import { setFlagsFromString } from "node:v8";
 /**
  * V8 doubles its young generation whenever many objects survive a scavenge, as a conversion's
  * file tree and module loading do, up to 16 MiB semi-spaces (32 MiB committed for good). At growth
- * factor 1 it stays at 1 MiB: 15-30 MiB less peak RSS converting corpus/base, with no measurable
- * CPU cost (docs/BENCHMARKS.md). V8 reads the flag at each resize, so setting it at run time works
+ * factor 1 it stays at 1 MiB: 30-35 MiB less peak RSS converting corpus base and app-v1, for
+ * ~0.1 s more CPU in scavenges (0-4% of the wall time; docs/BENCHMARKS.md). V8 reads the flag at each resize, so setting it at run time works
  * (--max-semi-space-size would have to be on the command line); V8 11-13 have it.
  */
 export const CLI_V8_FLAGS: readonly string[] = Number(process.versions.v8.split(".")[0]) <= 13 ? ["--semi-space-growth-factor=1"] : [];
