@@ -29,7 +29,7 @@ export const convertCommand: Command = {
     "single-blob": { kind: "flag", describe: "one blob for the whole image instead of one per layer" },
     platform: { kind: "string", describe: "os/arch[/variant] to pick from an index (default linux/amd64)" },
     "chunk-dict": { kind: "list", describe: "a Nydus image (oci:DIR[:TAG]) or RAFS bootstrap whose chunks are reused (repeatable)" },
-    threads: { kind: "string", describe: "threads converting, this one included (1: no worker threads; default: one per core, at most 5)" },
+    threads: { kind: "string", describe: "threads converting, this one included (1: no worker threads; default: one per core, at most 3)" },
     "cache-dir": { kind: "string", describe: "directory of converted layers to reuse and extend (default $STRATA_CACHE_DIR, else none)" },
     events: eventsOption,
     json: { kind: "flag", describe: "print the summary as JSON" },
