@@ -207,7 +207,9 @@ export interface ChunkCompressPool {
 }
 
 export interface CodecPoolPort {
-  /** A pool of `threads` workers (default: the runtime's choice) for one compressor. */
+  /** Workers the runtime would use when not told (0: compress in the calling thread). */
+  defaultThreads(): number;
+  /** A pool of `threads` workers (default: defaultThreads(), at least one) for one compressor. */
   open(compressor: "zstd" | "lz4_block", options?: { level?: number; threads?: number }): Promise<ChunkCompressPool>;
 }
 

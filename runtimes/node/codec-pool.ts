@@ -50,12 +50,13 @@ function workerEntry(): { entry: URL | string; eval: boolean } {
 }
 
 /**
- * One core is left to the main thread (inflating, hashing, tar, writing). More than two workers buy
- * nothing: with one, the main thread is already the busier (base: 2.5 s busy to the worker's 1.8),
- * and each worker costs ~15 MiB and its queues (4 workers: 207 MiB peak RSS on app-v1, 2: 166).
+ * Workers by default: one core is left to the main thread (inflating, hashing, tar, writing), so
+ * none on one core. More than two buy nothing: with one, the main thread is already the busier
+ * (base: 2.5 s busy to the worker's 1.8), and each costs ~15 MiB plus its queues (four workers:
+ * 207 MiB peak RSS converting app-v1; two: 166).
  */
 export function defaultCodecThreads(): number {
-  return Math.max(1, Math.min(availableParallelism() - 1, 2));
+  return Math.max(0, Math.min(availableParallelism() - 1, 2));
 }
 
 interface Job {
@@ -137,7 +138,7 @@ class CodecThread {
 
 /** Starts `threads` workers for `compressor` and waits until each has its codec; `wasm` supplies the kernel (the main thread's port, so it is compiled once). */
 export async function openNodeCodecPool(compressor: "zstd" | "lz4_block", options: { level?: number; threads?: number; wasm?: WasmPort; v8Flags?: readonly string[] } = {}): Promise<ChunkCompressPool> {
-  const threads = options.threads ?? defaultCodecThreads();
+  const threads = options.threads ?? Math.max(1, defaultCodecThreads());
   if (!Number.isInteger(threads) || threads < 1) throw new StrataError("INVALID_ARGUMENT", `codec pool: ${threads} threads, expected a positive integer`, { threads });
   let failure: StrataError | undefined;
   let closed = false;
@@ -186,7 +187,7 @@ export async function openNodeCodecPool(compressor: "zstd" | "lz4_block", option
 
 /** The codec pool port; `wasm` is the port the main thread's kernels come from, `v8Flags` what its workers set as they start. */
 export function nodeCodecPool(wasm?: WasmPort, v8Flags?: readonly string[]): CodecPoolPort {
-  return { open: (compressor, options) => openNodeCodecPool(compressor, { ...options, wasm, v8Flags }) };
+  return { defaultThreads: defaultCodecThreads, open: (compressor, options) => openNodeCodecPool(compressor, { ...options, wasm, v8Flags }) };
 }
 
 /** The kernel each compressor's codec instantiates. */

@@ -82,8 +82,8 @@ export async function convertImage(ports: Ports, source: string, destination: st
   const image = await openImage(ports, source, { kernels: ociKernels(ports), platform: options.platform, registry: options.registry });
   const [digester, sha256, codec] = await Promise.all([hasherFor(ports, resolved.digester), createSha256(ports), chunkCodecFor(ports, resolved.compressor)]);
   const { sink, tag } = await openDestination(ports, destination, options);
-  const poolThreads = threads === undefined ? undefined : threads - 1;
-  const codecPool = resolved.compressor !== "none" && poolThreads !== 0 ? await ports.codecPool?.open(resolved.compressor, { threads: poolThreads }) : undefined;
+  const poolThreads = threads === undefined ? (ports.codecPool?.defaultThreads() ?? 0) : threads - 1;
+  const codecPool = resolved.compressor !== "none" && poolThreads > 0 ? await ports.codecPool?.open(resolved.compressor, { threads: poolThreads }) : undefined;
   try {
     const result = await convert(
       image,

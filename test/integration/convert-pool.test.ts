@@ -217,6 +217,7 @@ test("a pool whose compress fails fails the conversion with its typed error and 
   const failing: Ports = {
     ...ports,
     codecPool: {
+      defaultThreads: () => 2,
       async open(compressor) {
         const real = await openNodeCodecPool(compressor, { threads: 1 });
         const pool: ChunkCompressPool = {
@@ -238,4 +239,25 @@ test("a pool whose compress fails fails the conversion with its typed error and 
   const dir = join(work, `out-${counter - 1}`);
   expect(existsSync(join(dir, "index.json"))).toBe(false);
   if (existsSync(join(dir, "blobs/sha256"))) expect(readdirSync(join(dir, "blobs/sha256"))).toEqual([]);
+});
+
+test("without --threads, convert opens as many workers as the runtime's default says, and none when that is 0", async () => {
+  const source = join(work, "src-default-threads");
+  writeLayersLayout(source, layers(12));
+  const opened: (number | undefined)[] = [];
+  const withDefault = (workers: number): Ports => ({
+    ...ports,
+    codecPool: {
+      defaultThreads: () => workers,
+      async open(compressor, options) {
+        opened.push(options?.threads);
+        return openNodeCodecPool(compressor, options);
+      },
+    },
+  });
+  const none = await convertWith(source, { compressor: "zstd", chunkSize: 65536 }, withDefault(0));
+  expect(opened).toEqual([]);
+  const two = await convertWith(source, { compressor: "zstd", chunkSize: 65536 }, withDefault(2));
+  expect(opened).toEqual([2]);
+  expect(digests(two.out)).toEqual(digests(none.out));
 });
