@@ -33,7 +33,7 @@ const ports = workersPorts({
   "zstdenc.wasm": zstdenc,
 });
 
-/** Pushed blobs above this stream as chunked uploads instead of being held (Workers have 128 MB). */
+/** Pushed blobs above this stream as chunked uploads of this many bytes per PATCH, instead of being held (Workers have 128 MB; the client's default PATCH is 16 MiB). */
 const PUSH_BUFFER_LIMIT = 4 << 20;
 
 interface ConvertRequest {
@@ -75,7 +75,7 @@ export default {
         chunkSize: body.chunkSize,
         digester: body.digester,
         platform: body.platform,
-        registry: { insecure: body.insecure === true, creds: env.REGISTRY_CREDS ? parseCreds(env.REGISTRY_CREDS) : undefined },
+        registry: { insecure: body.insecure === true, creds: env.REGISTRY_CREDS ? parseCreds(env.REGISTRY_CREDS) : undefined, chunkSize: PUSH_BUFFER_LIMIT },
         pushBufferLimit: PUSH_BUFFER_LIMIT,
       });
       return Response.json({ ...result, seconds: (Date.now() - started) / 1000 });
