@@ -97,7 +97,9 @@ class CodecThread {
     this.ready = new Promise((resolve, reject) => {
       this.worker.on("message", (reply: CodecWorkerReply) => {
         if (reply.id === -1) return reply.error ? reject(rebuild(reply.error, data.compressor)) : resolve();
-        const job = this.jobs.get(reply.id)!;
+        const job = this.jobs.get(reply.id);
+        // A reply already on its way when the pool failed or closed: its job was rejected then.
+        if (!job) return;
         this.jobs.delete(reply.id);
         // An idle pool does not keep the process alive.
         if (this.jobs.size === 0) this.worker.unref();

@@ -188,6 +188,18 @@ describe("codec pool", () => {
     }
   });
 
+  test("closing with chunks in flight rejects them; replies still on their way are dropped", async () => {
+    const pool = await openNodeCodecPool("zstd", { threads: 2 });
+    const chunk = text(1 << 20, 3);
+    const inFlight = Array.from({ length: 24 }, () => pool.compress([chunk]));
+    await Promise.race(inFlight);
+    await pool.close();
+    const settled = await Promise.allSettled(inFlight);
+    expect(settled.some((r) => r.status === "rejected" && isStrataError(r.reason, "WORKER"))).toBe(true);
+    // Replies posted before the workers ended arrive now and must find nothing to resolve.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  });
+
   test("a chunk the worker's codec refuses is that typed error", async () => {
     const pool = await openNodeCodecPool("lz4_block", { threads: 1 });
     try {
