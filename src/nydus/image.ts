@@ -9,6 +9,7 @@
  */
 import { type ErrorCode, isStrataError, StrataError } from "../errors.js";
 import type { Hasher } from "../kernels/kernel.js";
+import { concat } from "../kernels/stream.js";
 import { type BlobRange, chunks, fileRange, memoryRange } from "../oci/blob.js";
 import { decompressor, type OciKernels, sniffCompression } from "../oci/decompress.js";
 import { type BlobStore, MAX_JSON_BLOB, parseJson, REF_NAME } from "../oci/image.js";
@@ -290,13 +291,7 @@ async function readLimited(stream: ReadableStream<Uint8Array>, limit: number, wh
     if (total > limit) throw new StrataError("OUTPUT_LIMIT", `${what} is larger than ${limit} bytes`, { limit });
     parts.push(part.slice());
   }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(parts, total);
 }
 
 /** The decoded bootstrap, or BAD_BOOTSTRAP naming its first problem when it is unusable. */

@@ -3,6 +3,7 @@
  * stream opens its own handle and closes it when it ends or is cancelled.
  */
 import { StrataError } from "../errors.js";
+import { concat } from "../kernels/stream.js";
 import type { FileHandle, FilesPort } from "../ports.js";
 
 export interface BlobRange {
@@ -108,14 +109,7 @@ export async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8
     parts.push(chunk);
     total += chunk.length;
   }
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concat(parts, total);
 }
 
 /** Async iteration over a Web stream (not every runtime makes ReadableStream iterable). */

@@ -8,6 +8,7 @@
  * referrers tag `sha256-<hex>` when the registry has no referrers API (distribution 2.8).
  */
 import { StrataError } from "../errors.js";
+import { concat } from "../kernels/stream.js";
 import type { StreamingSha256 } from "../kernels/sha256.js";
 import { chunks } from "../oci/blob.js";
 import type { BlobUpload, ImageSink } from "../oci/sink.js";
@@ -178,7 +179,7 @@ export class RegistrySink implements ImageSink {
       finish: async () => {
         const digest = `sha256:${hex(await hasher.digest())}`;
         if (!session) {
-          const bytes = concatAll(held, heldBytes);
+          const bytes = concat(held, heldBytes);
           await this.pushBytes(bytes, digest, options.skipExisting !== false);
         } else if (options.skipExisting !== false && (await this.exists(digest))) {
           await session.cancel();
@@ -391,16 +392,6 @@ class UploadSession {
   }
 }
 
-function concatAll(parts: Uint8Array[], total: number): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 export interface CopyOptions {
   /** For a registry destination: the source's repository when it is in the same registry (blobs are mounted, not sent). */

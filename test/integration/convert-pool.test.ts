@@ -15,6 +15,7 @@ import { resolveOptions, type ChunkCompressor } from "../../src/convert/options.
 import { isStrataError, StrataError } from "../../src/errors.js";
 import { chunkCodecFor } from "../../src/kernels/index.js";
 import { createSha256, createStreamingSha256 } from "../../src/kernels/sha256.js";
+import { concat } from "../../src/kernels/stream.js";
 import type { ChunkCompressPool, PooledChunks, Ports } from "../../src/ports.js";
 import type { TarWriteEntry } from "../../src/tar/writer.js";
 import { nodeCodecPool, openNodeCodecPool } from "../../runtimes/node/codec-pool.js";
@@ -41,17 +42,8 @@ function random(seed: number): (n: number) => Uint8Array {
   };
 }
 
-const concat = (...parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
 const text = (n: number, seed: number) => new TextEncoder().encode(Array.from({ length: Math.ceil(n / 24) }, (_, i) => `line ${(i * seed) % 977} of ${seed}\n`).join("").slice(0, n));
-const repeat = (block: Uint8Array, times: number) => concat(...Array.from({ length: times }, () => block));
+const repeat = (block: Uint8Array, times: number) => concat(Array.from({ length: times }, () => block));
 
 /**
  * Three layers: compressible and incompressible files around both chunk sizes, a file of one
@@ -61,7 +53,7 @@ const repeat = (block: Uint8Array, times: number) => concat(...Array.from({ leng
 function layers(seed: number): TarWriteEntry[][] {
   const bytes = random(seed);
   const block = bytes(4096);
-  const big = concat(text(1_500_000, seed), bytes(700_000), text(900_000, seed + 1));
+  const big = concat([text(1_500_000, seed), bytes(700_000), text(900_000, seed + 1)]);
   const file = (path: string, data: Uint8Array): TarWriteEntry => ({ path, type: "file", mode: 0o644, data });
   return [
     [
@@ -75,12 +67,12 @@ function layers(seed: number): TarWriteEntry[][] {
       file("data/repeated", repeat(block, 300)),
     ],
     [
-      file("data/copy-a", concat(text(40_000, seed + 2), block)),
-      file("data/copy-b", concat(text(40_000, seed + 2), block)),
+      file("data/copy-a", concat([text(40_000, seed + 2), block])),
+      file("data/copy-b", concat([text(40_000, seed + 2), block])),
       file("data/big-again", big),
       file("data/repeated-longer", repeat(block, 600)),
     ],
-    [file("data/text", text(10_000, seed + 3)), file("data/mixed", concat(repeat(block, 260), bytes(5000), big.subarray(0, 1 << 20)))],
+    [file("data/text", text(10_000, seed + 3)), file("data/mixed", concat([repeat(block, 260), bytes(5000), big.subarray(0, 1 << 20)]))],
   ];
 }
 
@@ -164,7 +156,7 @@ describe("codec pool", () => {
       const pool = await openNodeCodecPool(compressor, { threads: 2 });
       try {
         const bytes = random(7);
-        const chunks = [text(1 << 20, 5), bytes(4096), concat(text(3000, 9), bytes(1100)), new Uint8Array(65536), bytes(1)];
+        const chunks = [text(1 << 20, 5), bytes(4096), concat([text(3000, 9), bytes(1100)]), new Uint8Array(65536), bytes(1)];
         const sha = (bytes: Uint8Array | undefined) => bytes && createHash("sha256").update(bytes).digest("hex");
         const stored = (c: Uint8Array) => codec.compress(c) ?? c;
         const expected = chunks.map((c) => ({ stored: sha(stored(c)), compressed: codec.compress(c) !== undefined }));

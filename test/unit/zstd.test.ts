@@ -9,7 +9,7 @@ import { decompress as fzstd } from "fzstd";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type ErrorCode, isStrataError, StrataError } from "../../src/errors.js";
 import type { ByteTransform } from "../../src/kernels/kernel.js";
-import { toTransformStream, transformAll } from "../../src/kernels/stream.js";
+import { concat, toTransformStream, transformAll } from "../../src/kernels/stream.js";
 import { createZstdChunkDecoder, createZstdDecoder, type ZstdChunkDecoder } from "../../src/kernels/zstd.js";
 import { ports } from "../helpers/kernels.js";
 
@@ -73,15 +73,7 @@ function expectBytes(actual: Uint8Array, expected: Uint8Array): void {
   expect(firstDifference(actual, expected), `lengths ${actual.length} and ${expected.length}`).toBe(-1);
 }
 
-function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
+const concatBytes = (...parts: Uint8Array[]) => concat(parts);
 
 /** A skippable frame (magic 0x184D2A50 + nibble) holding `payload`. */
 function skippable(nibble: number, payload: Uint8Array): Uint8Array {

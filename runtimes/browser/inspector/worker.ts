@@ -3,6 +3,7 @@
 import { isStrataError, StrataError } from "../../../src/errors.js";
 import { walk, type Inode } from "../../../src/fs/inode.js";
 import { rafsKernels } from "../../../src/kernels/index.js";
+import { concat } from "../../../src/kernels/stream.js";
 import { openLazy, type LazyImage } from "../../../src/lazy/image.js";
 import { openNydus, openNydusBootstrap, openNydusImage, type NydusImage } from "../../../src/nydus/image.js";
 import { inspectNydusImage, type NydusInspection, type NydusTreeEntry } from "../../../src/nydus/inspect.js";
@@ -130,7 +131,7 @@ async function showOci(image: Image, name: string, report: Report): Promise<{ im
         kept += part.length;
         budget -= part.length;
       }
-      heads.set(inode, join(parts, kept));
+      heads.set(inode, concat(parts, kept));
     },
   });
   const inodes = new Map<string, Inode>();
@@ -179,16 +180,6 @@ function stats(rows: readonly TreeRow[]): ImageSummary["stats"] {
     dirs: live.filter((r) => r.type === "dir").length,
     bytes: files.reduce((sum, r) => sum + (r.linkTo === undefined ? r.size : 0), 0),
   };
-}
-
-function join(parts: readonly Uint8Array[], total: number): Uint8Array {
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /** Progress for request `id`: the page needs a few updates a second, not one per chunk. */
